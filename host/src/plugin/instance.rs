@@ -1,0 +1,359 @@
+//! One live plugin instance: its sandboxed [`Store`], the loaded contract export, and the
+//! call path for both contract shapes (typed records and frames).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use sluice_frames::{BatchEncoder, BatchHeader, MessageFields, OutcomeReader, OutcomeView};
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::exports::sluice::plugin::{
+    frames_filter as filter_frames, frames_transform as transform_frames, typed_filter as filter,
+    typed_transform as transform,
+};
+use super::bindings::sluice::plugin::{host, types};
+use super::error::CallError;
+use super::pool::PluginInner;
+use crate::message::{Batch, Outcome, Output, PluginFailure};
+
+/// Most distinct counter names one plugin may create.
+pub const MAX_GUEST_COUNTERS: usize = 64;
+
+/// Who a plugin is, for its log lines and counters; shared by all its instances.
+#[derive(Debug)]
+pub struct PluginIdentity {
+    /// Plugin (stage) name.
+    pub name: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Stage name.
+    pub stage: String,
+    /// Counters the plugin bumped through `counter-add`.
+    pub counters: Mutex<HashMap<String, u64>>,
+}
+
+/// Memory and table bounds of one store; remembers a breach so that the resulting
+/// failure is classified as `memory` whatever the guest made of the refused growth.
+pub(crate) struct Limiter {
+    memory_limit: usize,
+    pub(crate) memory_breached: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_breached = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// The host state of one store.
+pub struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    id: Arc<PluginIdentity>,
+}
+
+impl StoreState {
+    fn new(id: Arc<PluginIdentity>, memory_limit: usize) -> Self {
+        // No ambient capabilities: no preopened directories, no environment variables, no
+        // arguments, stdin empty, stdout/stderr discarded, every socket use refused.
+        // Clocks and random come from the host: language runtimes need them.
+        let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        Self { wasi, table: ResourceTable::new(), limiter: Limiter { memory_limit, memory_breached: false }, id }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for StoreState {}
+
+impl host::Host for StoreState {
+    fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<(String, String)>) {
+        use host::LogLevel as L;
+        let id = &self.id;
+        let fields = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        macro_rules! ev {
+            ($lvl:expr) => {
+                tracing::event!(target: "sluice::plugin::guest", $lvl, plugin = %id.name, pipeline = %id.pipeline, stage = %id.stage, fields = %fields, "{message}")
+            };
+        }
+        match level {
+            L::Trace => ev!(tracing::Level::TRACE),
+            L::Debug => ev!(tracing::Level::DEBUG),
+            L::Info => ev!(tracing::Level::INFO),
+            L::Warn => ev!(tracing::Level::WARN),
+            L::Error => ev!(tracing::Level::ERROR),
+        }
+    }
+
+    fn counter_add(&mut self, name: String, delta: u64) {
+        let Ok(mut counters) = self.id.counters.lock() else { return };
+        let len = counters.len();
+        match counters.get_mut(&name) {
+            Some(v) => *v = v.saturating_add(delta),
+            None if len < MAX_GUEST_COUNTERS => {
+                counters.insert(name, delta);
+            }
+            None => {
+                if len == MAX_GUEST_COUNTERS {
+                    tracing::warn!(plugin = %self.id.name, counter = %name, "plugin uses more than {MAX_GUEST_COUNTERS} counter names; dropping the rest");
+                    // A sentinel so that the warning is given once.
+                    counters.insert(String::from("sluice.dropped-counter-names"), 1);
+                }
+            }
+        }
+    }
+}
+
+/// The contract export of one instance.
+pub(crate) enum Guest {
+    Filter(filter::Guest),
+    Transform(transform::Guest),
+    FilterFrames(filter_frames::Guest),
+    TransformFrames(transform_frames::Guest),
+}
+
+/// Export indices resolved once per plugin from its `InstancePre`.
+#[derive(Clone)]
+pub(crate) enum GuestIndices {
+    Filter(filter::GuestIndices),
+    Transform(transform::GuestIndices),
+    FilterFrames(filter_frames::GuestIndices),
+    TransformFrames(transform_frames::GuestIndices),
+}
+
+/// A live instance, owned by the pool between calls.
+pub(crate) struct LiveInstance {
+    store: Store<StoreState>,
+    guest: Guest,
+    /// The frame buffer of the previous batch, reused.
+    scratch: Vec<u8>,
+}
+
+impl LiveInstance {
+    /// Instantiates the plugin and runs `init`.
+    pub(crate) fn start(p: &PluginInner) -> Result<Self, CallError> {
+        let memory_limit = usize::try_from(p.limits.memory.as_u64()).unwrap_or(usize::MAX);
+        let mut store = Store::new(p.engine.engine(), StoreState::new(p.id.clone(), memory_limit));
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(p.ticks);
+        let instance = p.pre.instantiate(&mut store).map_err(|e| classify(p, &store, e))?;
+        let loaded = match &p.indices {
+            GuestIndices::Filter(i) => i.load(&mut store, &instance).map(Guest::Filter),
+            GuestIndices::Transform(i) => i.load(&mut store, &instance).map(Guest::Transform),
+            GuestIndices::FilterFrames(i) => i.load(&mut store, &instance).map(Guest::FilterFrames),
+            GuestIndices::TransformFrames(i) => i.load(&mut store, &instance).map(Guest::TransformFrames),
+        };
+        let guest = loaded.map_err(|e| classify(p, &store, e))?;
+        store.set_epoch_deadline(p.ticks);
+        let cfg = &p.config;
+        let r = match &guest {
+            Guest::Filter(g) => g.call_init(&mut store, cfg),
+            Guest::Transform(g) => g.call_init(&mut store, cfg),
+            Guest::FilterFrames(g) => g.call_init(&mut store, cfg),
+            Guest::TransformFrames(g) => g.call_init(&mut store, cfg),
+        };
+        match r {
+            Err(e) => Err(classify(p, &store, e)),
+            Ok(Err(refused)) => {
+                Err(CallError::InitRefused { plugin: p.id.name.clone(), key: refused.key, message: refused.message })
+            }
+            Ok(Ok(())) => Ok(Self { store, guest, scratch: Vec::new() }),
+        }
+    }
+
+    /// Runs one batch through the instance.
+    pub(crate) fn call(&mut self, p: &PluginInner, batch: &Batch<'_>) -> Result<Vec<Outcome>, CallError> {
+        self.store.set_epoch_deadline(p.ticks);
+        let n = batch.messages.len();
+        let invalid = |detail: String| CallError::InvalidOutput { plugin: p.id.name.clone(), detail };
+        match &self.guest {
+            Guest::FilterFrames(_) | Guest::TransformFrames(_) => {
+                let header = BatchHeader { topic: batch.topic, queue_id: batch.queue_id, pipeline: &p.id.pipeline, stage: &p.id.stage };
+                let mut enc = BatchEncoder::new(std::mem::take(&mut self.scratch), &header);
+                for m in batch.messages {
+                    enc.push(&MessageFields {
+                        queue_offset: m.queue_offset,
+                        born_timestamp_ms: m.born_timestamp_ms,
+                        reconsume_count: m.reconsume_count,
+                        message_id: &m.message_id,
+                        keys: &m.keys,
+                        tags: m.tags.as_deref(),
+                        properties: &m.properties,
+                        body: &m.body,
+                    });
+                }
+                let frames = enc.finish();
+                let r = match &self.guest {
+                    Guest::FilterFrames(g) => g.call_filter(&mut self.store, &frames),
+                    Guest::TransformFrames(g) => g.call_transform(&mut self.store, &frames),
+                    _ => unreachable!("matched above"),
+                };
+                self.scratch = frames;
+                let answer = self.answer(p, r)?;
+                let is_filter = matches!(self.guest, Guest::FilterFrames(_));
+                decode_frames(&answer, n, is_filter, p.limits.max_outputs_per_message).map_err(invalid)
+            }
+            Guest::Filter(g) => {
+                let (ctx, msgs) = typed_batch(p, batch);
+                let r = g.call_filter(&mut self.store, &ctx, &msgs);
+                let verdicts = self.answer(p, r)?;
+                if verdicts.len() != n {
+                    return Err(invalid(format!("{} verdicts for a batch of {n} messages", verdicts.len())));
+                }
+                Ok(verdicts
+                    .into_iter()
+                    .map(|v| match v {
+                        filter::Verdict::Keep => Outcome::Keep,
+                        filter::Verdict::Drop => Outcome::Drop,
+                        filter::Verdict::Failed(e) => Outcome::Failed(failure(e)),
+                    })
+                    .collect())
+            }
+            Guest::Transform(g) => {
+                let (ctx, msgs) = typed_batch(p, batch);
+                let r = g.call_transform(&mut self.store, &ctx, &msgs);
+                let outcomes = self.answer(p, r)?;
+                if outcomes.len() != n {
+                    return Err(invalid(format!("{} outcomes for a batch of {n} messages", outcomes.len())));
+                }
+                let max = p.limits.max_outputs_per_message as usize;
+                outcomes
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        Ok(match o {
+                            transform::Outcome::Unchanged => Outcome::Keep,
+                            transform::Outcome::Drop => Outcome::Drop,
+                            transform::Outcome::Failed(e) => Outcome::Failed(failure(e)),
+                            transform::Outcome::Replaced(outs) if outs.len() > max => {
+                                return Err(invalid(too_many(i, outs.len(), max)));
+                            }
+                            transform::Outcome::Replaced(outs) => Outcome::Replace(outs.into_iter().map(typed_output).collect()),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Turns the raw result of a call into the plugin's answer or a classified error.
+    fn answer<T>(&self, p: &PluginInner, r: wasmtime::Result<Result<T, types::PluginError>>) -> Result<T, CallError> {
+        match r {
+            Err(e) => Err(classify(p, &self.store, e)),
+            Ok(Err(e)) => Err(CallError::Plugin { plugin: p.id.name.clone(), failure: failure(e) }),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+}
+
+fn too_many(i: usize, got: usize, max: usize) -> String {
+    format!("message {i} became {got} outputs, more than the stage's limit of {max} (limits.max_outputs_per_message)")
+}
+
+fn failure(e: types::PluginError) -> PluginFailure {
+    match e {
+        types::PluginError::Retry(r) => PluginFailure::Retry(r),
+        types::PluginError::Reject(r) => PluginFailure::Reject(r),
+    }
+}
+
+fn typed_batch(p: &PluginInner, batch: &Batch<'_>) -> (types::BatchContext, Vec<types::Message>) {
+    let ctx = types::BatchContext {
+        topic: batch.topic.to_owned(),
+        queue_id: batch.queue_id,
+        pipeline: p.id.pipeline.clone(),
+        stage: p.id.stage.clone(),
+    };
+    let msgs = batch
+        .messages
+        .iter()
+        .map(|m| types::Message {
+            queue_offset: m.queue_offset,
+            message_id: m.message_id.clone(),
+            keys: m.keys.clone(),
+            tags: m.tags.clone(),
+            properties: m.properties.iter().map(|(k, v)| types::Property { key: k.clone(), value: v.clone() }).collect(),
+            body: m.body.to_vec(),
+            born_timestamp_ms: m.born_timestamp_ms,
+            reconsume_count: m.reconsume_count,
+        })
+        .collect();
+    (ctx, msgs)
+}
+
+fn typed_output(o: types::Output) -> Output {
+    Output {
+        keys: o.keys,
+        tags: o.tags,
+        properties: o.properties.map(|ps| ps.into_iter().map(|p| (p.key, p.value)).collect()),
+        body: o.body.map(Bytes::from),
+        destination: o.destination,
+    }
+}
+
+/// Reads and checks an outcome buffer.
+pub(crate) fn decode_frames(buf: &[u8], n: usize, is_filter: bool, max_outputs: u32) -> Result<Vec<Outcome>, String> {
+    let mut r = OutcomeReader::new(buf, n).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let o = match r.next_outcome().map_err(|e| e.to_string())? {
+            OutcomeView::Unchanged => Outcome::Keep,
+            OutcomeView::Drop => Outcome::Drop,
+            OutcomeView::Retry(s) => Outcome::Failed(PluginFailure::Retry(s.to_owned())),
+            OutcomeView::Reject(s) => Outcome::Failed(PluginFailure::Reject(s.to_owned())),
+            OutcomeView::Replaced(_) if is_filter => {
+                return Err(format!("a filter answered `replaced` for message {i}; filters may only keep, drop, retry or reject"));
+            }
+            OutcomeView::Replaced(outs) if outs.count_hint() > max_outputs as usize => {
+                return Err(too_many(i, outs.count_hint(), max_outputs as usize));
+            }
+            OutcomeView::Replaced(outs) => {
+                let mut v = Vec::with_capacity(outs.count_hint());
+                for o in outs {
+                    let o = o.map_err(|e| e.to_string())?;
+                    v.push(Output {
+                        keys: o.keys.map(|k| k.iter().map(str::to_owned).collect()),
+                        tags: o.tags.map(str::to_owned),
+                        properties: o.properties.map(|ps| ps.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+                        body: o.body.map(Bytes::copy_from_slice),
+                        destination: o.destination.map(str::to_owned),
+                    });
+                }
+                Outcome::Replace(v)
+            }
+        };
+        out.push(o);
+    }
+    r.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Classifies a failure that wasmtime reported (trap, interrupt, memory, link trouble).
+pub(crate) fn classify(p: &PluginInner, store: &Store<StoreState>, e: wasmtime::Error) -> CallError {
+    let plugin = p.id.name.clone();
+    if store.data().limiter.memory_breached {
+        return CallError::Memory { plugin, limit: p.limits.memory.as_u64() };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::Deadline { plugin, deadline: p.limits.deadline },
+        _ => CallError::Trap { plugin, message: format!("{e:?}") },
+    }
+}
+

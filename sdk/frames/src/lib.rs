@@ -1,0 +1,1038 @@
+//! The Sluice plugin contract's bulk frame layout (`wit/FRAMES.md`, version 1), for both
+//! sides of the boundary.
+//!
+//! The host encodes a batch with [`BatchEncoder`] and reads the plugin's answers with
+//! [`OutcomeReader`]; a guest (the Rust SDK) reads the batch with [`BatchView`] and
+//! answers with [`OutcomeWriter`]. Both directions live in one dependency-free crate so the
+//! layout is written down exactly once and every test of it covers host and guest alike.
+//!
+//! ```
+//! use sluice_frames::*;
+//!
+//! let mut enc = BatchEncoder::new(Vec::new(), &BatchHeader {
+//!     topic: "orders", queue_id: 3, pipeline: "p", stage: "s",
+//! });
+//! enc.push(&MessageFields {
+//!     queue_offset: 7, born_timestamp_ms: 0, reconsume_count: 0, message_id: "id-7",
+//!     keys: &["order-1"], tags: Some("paid"), properties: &[("region", "eu")], body: b"{}",
+//! });
+//! let batch = enc.finish();
+//!
+//! // Guest side: read it and answer.
+//! let view = BatchView::parse(&batch).unwrap();
+//! let mut out = OutcomeWriter::new(Vec::new());
+//! for msg in view.messages() {
+//!     let msg = msg.unwrap();
+//!     if msg.property("region").unwrap() == Some("eu") { out.unchanged() } else { out.drop() }
+//! }
+//! let answer = out.finish();
+//!
+//! // Host side: check the answer against the batch.
+//! let mut reader = OutcomeReader::new(&answer, 1).unwrap();
+//! assert!(matches!(reader.next_outcome().unwrap(), OutcomeView::Unchanged));
+//! reader.finish().unwrap();
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use core::fmt;
+
+/// Magic and version of a batch buffer: `"SLB"`, version 1.
+pub const BATCH_MAGIC: [u8; 4] = *b"SLB\x01";
+/// Magic and version of an outcome buffer: `"SLO"`, version 1.
+pub const OUTCOME_MAGIC: [u8; 4] = *b"SLO\x01";
+/// Size of the fixed batch header before the topic, pipeline and stage bytes.
+pub const BATCH_HEADER_LEN: usize = 24;
+/// Size of the fixed header of every message frame.
+pub const FRAME_HEADER_LEN: usize = 48;
+
+/// Outcome tag: pass the input on unchanged (a filter's keep).
+pub const TAG_UNCHANGED: u8 = 0;
+/// Outcome tag: emit nothing for the input.
+pub const TAG_DROP: u8 = 1;
+/// Outcome tag: emit the outputs that follow instead of the input.
+pub const TAG_REPLACED: u8 = 2;
+/// Outcome tag: transient failure, reason follows.
+pub const TAG_RETRY: u8 = 3;
+/// Outcome tag: permanent failure, reason follows.
+pub const TAG_REJECT: u8 = 4;
+
+/// Output field flag: keys block present.
+pub const OUT_KEYS: u8 = 1 << 0;
+/// Output field flag: tag present.
+pub const OUT_TAGS: u8 = 1 << 1;
+/// Output field flag: properties block present.
+pub const OUT_PROPERTIES: u8 = 1 << 2;
+/// Output field flag: body present.
+pub const OUT_BODY: u8 = 1 << 3;
+/// Output field flag: destination present.
+pub const OUT_DESTINATION: u8 = 1 << 4;
+const OUT_ALL: u8 = OUT_KEYS | OUT_TAGS | OUT_PROPERTIES | OUT_BODY | OUT_DESTINATION;
+
+const FLAG_HAS_TAGS: u32 = 1;
+
+/// A buffer that does not follow the layout: what is wrong and at which byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    /// Byte offset in the buffer where the problem was found.
+    pub offset: usize,
+    /// What is wrong, lowercase, for an error message.
+    pub what: String,
+}
+
+impl FrameError {
+    fn new(offset: usize, what: impl Into<String>) -> Self {
+        Self { offset, what: what.into() }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {})", self.what, self.offset)
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+// ---------------------------------------------------------------------------------------
+// Small readers and writers
+
+#[inline]
+fn put_u32(buf: &mut Vec<u8>, v: u32) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+#[inline]
+fn put_len(buf: &mut Vec<u8>, len: usize) {
+    // Buffers over 4 GiB cannot cross the component boundary anyway.
+    put_u32(buf, u32::try_from(len).unwrap_or(u32::MAX));
+}
+
+#[inline]
+fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(buf, bytes.len());
+    buf.extend_from_slice(bytes);
+}
+
+#[inline]
+fn get_u32(buf: &[u8], at: usize) -> Option<u32> {
+    let b = buf.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+#[inline]
+fn get_i64(buf: &[u8], at: usize) -> Option<i64> {
+    let b = buf.get(at..at.checked_add(8)?)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Some(i64::from_le_bytes(a))
+}
+
+/// A cursor over a buffer that never reads past its end.
+#[derive(Clone)]
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn u8(&mut self, what: &str) -> Result<u8, FrameError> {
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| FrameError::new(self.pos, format!("buffer ends before {what}")))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, FrameError> {
+        let v = get_u32(self.buf, self.pos)
+            .ok_or_else(|| FrameError::new(self.pos, format!("buffer ends before {what}")))?;
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn bytes(&mut self, len: usize, what: &str) -> Result<&'a [u8], FrameError> {
+        let end = self.pos.checked_add(len).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
+            FrameError::new(
+                self.pos,
+                format!("{what} of {len} bytes runs past the end of the buffer ({} bytes)", self.buf.len()),
+            )
+        })?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn sized(&mut self, what: &str) -> Result<&'a [u8], FrameError> {
+        let len = self.u32(what)? as usize;
+        self.bytes(len, what)
+    }
+
+    fn str(&mut self, what: &str) -> Result<&'a str, FrameError> {
+        let at = self.pos + 4;
+        let raw = self.sized(what)?;
+        core::str::from_utf8(raw).map_err(|e| {
+            FrameError::new(at + e.valid_up_to(), format!("{what} is not valid UTF-8"))
+        })
+    }
+}
+
+fn utf8<'a>(raw: &'a [u8], at: usize, what: &str) -> Result<&'a str, FrameError> {
+    core::str::from_utf8(raw)
+        .map_err(|e| FrameError::new(at + e.valid_up_to(), format!("{what} is not valid UTF-8")))
+}
+
+// ---------------------------------------------------------------------------------------
+// Batches
+
+/// The fields shared by every message of a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchHeader<'a> {
+    /// Topic the messages came from.
+    pub topic: &'a str,
+    /// Queue id within the topic.
+    pub queue_id: u32,
+    /// Pipeline name.
+    pub pipeline: &'a str,
+    /// Stage name.
+    pub stage: &'a str,
+}
+
+/// The fields of one message, borrowed, for [`BatchEncoder::push`].
+#[derive(Debug, Clone, Copy)]
+pub struct MessageFields<'a, K: AsRef<str> = &'a str, P: AsRef<str> = &'a str> {
+    /// Queue offset.
+    pub queue_offset: i64,
+    /// Producer timestamp, ms since the Unix epoch.
+    pub born_timestamp_ms: i64,
+    /// Retries already made in this stage.
+    pub reconsume_count: u32,
+    /// Message id.
+    pub message_id: &'a str,
+    /// Keys.
+    pub keys: &'a [K],
+    /// Tag, if any.
+    pub tags: Option<&'a str>,
+    /// User properties.
+    pub properties: &'a [(P, P)],
+    /// Body bytes.
+    pub body: &'a [u8],
+}
+
+/// Writes a batch buffer: the header once, then one frame per [`push`](Self::push).
+///
+/// The buffer passed to [`new`](Self::new) is cleared and reused, so a caller that keeps
+/// it between batches allocates only when a batch is larger than any before.
+pub struct BatchEncoder {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl BatchEncoder {
+    /// Starts a batch in `buf` (cleared first).
+    pub fn new(mut buf: Vec<u8>, header: &BatchHeader<'_>) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&BATCH_MAGIC);
+        put_u32(&mut buf, 0); // count, patched in finish()
+        put_u32(&mut buf, header.queue_id);
+        put_len(&mut buf, header.topic.len());
+        put_len(&mut buf, header.pipeline.len());
+        put_len(&mut buf, header.stage.len());
+        buf.extend_from_slice(header.topic.as_bytes());
+        buf.extend_from_slice(header.pipeline.as_bytes());
+        buf.extend_from_slice(header.stage.as_bytes());
+        Self { buf, count: 0 }
+    }
+
+    /// Appends one message frame.
+    pub fn push<K: AsRef<str>, P: AsRef<str>>(&mut self, m: &MessageFields<'_, K, P>) {
+        let keys_len: usize = m.keys.iter().map(|k| 4 + k.as_ref().len()).sum();
+        let props_len: usize =
+            m.properties.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len()).sum();
+        let tags = m.tags.unwrap_or("");
+        let frame_len = FRAME_HEADER_LEN + m.message_id.len() + keys_len + tags.len() + props_len + m.body.len();
+        let b = &mut self.buf;
+        b.reserve(frame_len);
+        put_len(b, frame_len);
+        put_u32(b, if m.tags.is_some() { FLAG_HAS_TAGS } else { 0 });
+        b.extend_from_slice(&m.queue_offset.to_le_bytes());
+        b.extend_from_slice(&m.born_timestamp_ms.to_le_bytes());
+        put_u32(b, m.reconsume_count);
+        put_len(b, m.message_id.len());
+        put_len(b, keys_len);
+        put_len(b, tags.len());
+        put_len(b, props_len);
+        put_len(b, m.body.len());
+        b.extend_from_slice(m.message_id.as_bytes());
+        for k in m.keys {
+            put_bytes(b, k.as_ref().as_bytes());
+        }
+        b.extend_from_slice(tags.as_bytes());
+        for (k, v) in m.properties {
+            put_bytes(b, k.as_ref().as_bytes());
+            put_bytes(b, v.as_ref().as_bytes());
+        }
+        b.extend_from_slice(m.body);
+        self.count += 1;
+    }
+
+    /// Number of frames pushed so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no frame was pushed yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The finished buffer.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf[4..8].copy_from_slice(&self.count.to_le_bytes());
+        self.buf
+    }
+}
+
+/// A parsed batch buffer: its header, and an iterator over its message frames.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchView<'a> {
+    /// Topic the messages came from.
+    pub topic: &'a str,
+    /// Queue id within the topic.
+    pub queue_id: u32,
+    /// Pipeline name.
+    pub pipeline: &'a str,
+    /// Stage name.
+    pub stage: &'a str,
+    /// Number of message frames.
+    pub count: u32,
+    buf: &'a [u8],
+    first_frame: usize,
+}
+
+impl<'a> BatchView<'a> {
+    /// Checks the magic and reads the header.
+    ///
+    /// # Errors
+    /// When the buffer is not a version-1 batch buffer or its header is cut short.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, FrameError> {
+        if buf.len() < BATCH_HEADER_LEN {
+            return Err(FrameError::new(0, "batch buffer shorter than its 24-byte header"));
+        }
+        if buf[..4] != BATCH_MAGIC {
+            return Err(FrameError::new(0, format!("not a version-1 batch buffer (magic {:02x?})", &buf[..4])));
+        }
+        let mut c = Cursor { buf, pos: 4 };
+        let count = c.u32("count")?;
+        let queue_id = c.u32("queue id")?;
+        let topic_len = c.u32("topic length")? as usize;
+        let pipeline_len = c.u32("pipeline length")? as usize;
+        let stage_len = c.u32("stage length")? as usize;
+        let at = c.pos;
+        let topic = utf8(c.bytes(topic_len, "topic")?, at, "topic")?;
+        let at = c.pos;
+        let pipeline = utf8(c.bytes(pipeline_len, "pipeline")?, at, "pipeline")?;
+        let at = c.pos;
+        let stage = utf8(c.bytes(stage_len, "stage")?, at, "stage")?;
+        Ok(Self { topic, queue_id, pipeline, stage, count, buf, first_frame: c.pos })
+    }
+
+    /// The message frames, in queue order.
+    pub fn messages(&self) -> MessageIter<'a> {
+        MessageIter { buf: self.buf, pos: self.first_frame, left: self.count }
+    }
+}
+
+/// Iterator over the frames of a [`BatchView`].
+pub struct MessageIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: u32,
+}
+
+impl<'a> Iterator for MessageIter<'a> {
+    type Item = Result<MessageView<'a>, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let at = self.pos;
+        let r = MessageView::parse(self.buf, at);
+        match &r {
+            Ok(m) => self.pos = at + m.frame_len,
+            Err(_) => self.left = 0,
+        }
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
+}
+
+/// One message frame, read in place. Strings are checked for UTF-8 when read.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageView<'a> {
+    /// Queue offset.
+    pub queue_offset: i64,
+    /// Producer timestamp, ms since the Unix epoch.
+    pub born_timestamp_ms: i64,
+    /// Retries already made in this stage.
+    pub reconsume_count: u32,
+    frame_len: usize,
+    base: usize,
+    message_id: &'a [u8],
+    keys: &'a [u8],
+    tags: Option<&'a [u8]>,
+    properties: &'a [u8],
+    /// Body bytes (any bytes; may be empty).
+    pub body: &'a [u8],
+}
+
+impl<'a> MessageView<'a> {
+    fn parse(buf: &'a [u8], at: usize) -> Result<Self, FrameError> {
+        let h = |off: usize| {
+            get_u32(buf, at + off).ok_or_else(|| FrameError::new(at, "message frame header cut short"))
+        };
+        let frame_len = h(0)? as usize;
+        let flags = h(4)?;
+        let queue_offset = get_i64(buf, at + 8).ok_or_else(|| FrameError::new(at, "message frame header cut short"))?;
+        let born = get_i64(buf, at + 16).ok_or_else(|| FrameError::new(at, "message frame header cut short"))?;
+        let reconsume_count = h(24)?;
+        let lens = [h(28)?, h(32)?, h(36)?, h(40)?, h(44)?].map(|l| l as usize);
+        let total: usize = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
+        if total != frame_len {
+            return Err(FrameError::new(at, format!("frame length {frame_len} does not match its fields ({total})")));
+        }
+        if at + frame_len > buf.len() {
+            return Err(FrameError::new(at, format!("frame of {frame_len} bytes runs past the end of the buffer")));
+        }
+        let mut pos = at + FRAME_HEADER_LEN;
+        let mut take = |len: usize| {
+            let s = &buf[pos..pos + len];
+            pos += len;
+            s
+        };
+        let message_id = take(lens[0]);
+        let keys = take(lens[1]);
+        let tags = take(lens[2]);
+        let properties = take(lens[3]);
+        let body = take(lens[4]);
+        Ok(Self {
+            queue_offset,
+            born_timestamp_ms: born,
+            reconsume_count,
+            frame_len,
+            base: at,
+            message_id,
+            keys,
+            tags: (flags & FLAG_HAS_TAGS != 0).then_some(tags),
+            properties,
+            body,
+        })
+    }
+
+    /// The message id.
+    ///
+    /// # Errors
+    /// When the bytes are not UTF-8 (a host that follows the layout never sends that).
+    pub fn message_id(&self) -> Result<&'a str, FrameError> {
+        utf8(self.message_id, self.base, "message id")
+    }
+
+    /// The tag, if the message has one.
+    ///
+    /// # Errors
+    /// When the bytes are not UTF-8.
+    pub fn tags(&self) -> Result<Option<&'a str>, FrameError> {
+        self.tags.map(|t| utf8(t, self.base, "tags")).transpose()
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> StrList<'a> {
+        StrList { c: Cursor { buf: self.keys, pos: 0 }, what: "key" }
+    }
+
+    /// The user properties, in order.
+    pub fn properties(&self) -> PropertyIter<'a> {
+        PropertyIter { c: Cursor { buf: self.properties, pos: 0 } }
+    }
+
+    /// The value of the first property named `key`, without decoding the others.
+    ///
+    /// # Errors
+    /// When the properties block is malformed.
+    pub fn property(&self, key: &str) -> Result<Option<&'a str>, FrameError> {
+        let mut c = Cursor { buf: self.properties, pos: 0 };
+        while c.pos < c.buf.len() {
+            let k = c.sized("property key")?;
+            let at = c.pos + 4;
+            let v = c.sized("property value")?;
+            if k == key.as_bytes() {
+                return utf8(v, at, "property value").map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The raw keys block (for re-encoding without decoding).
+    pub fn keys_block(&self) -> &'a [u8] {
+        self.keys
+    }
+
+    /// The raw properties block (for re-encoding without decoding).
+    pub fn properties_block(&self) -> &'a [u8] {
+        self.properties
+    }
+}
+
+/// Iterator over a keys block.
+#[derive(Clone)]
+pub struct StrList<'a> {
+    c: Cursor<'a>,
+    what: &'static str,
+}
+
+impl<'a> Iterator for StrList<'a> {
+    type Item = Result<&'a str, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.c.pos >= self.c.buf.len() {
+            return None;
+        }
+        let r = self.c.str(self.what);
+        if r.is_err() {
+            self.c.pos = self.c.buf.len();
+        }
+        Some(r)
+    }
+}
+
+/// Iterator over a properties block.
+#[derive(Clone)]
+pub struct PropertyIter<'a> {
+    c: Cursor<'a>,
+}
+
+impl<'a> Iterator for PropertyIter<'a> {
+    type Item = Result<(&'a str, &'a str), FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.c.pos >= self.c.buf.len() {
+            return None;
+        }
+        let r = self.c.str("property key").and_then(|k| Ok((k, self.c.str("property value")?)));
+        if r.is_err() {
+            self.c.pos = self.c.buf.len();
+        }
+        Some(r)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Outcomes
+
+/// One output of a `replaced` outcome, borrowed, for [`OutcomeWriter::replaced`].
+/// `None` fields are inherited from the input.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputFields<'a> {
+    /// A complete keys block (see [`KeysBlock`]), or `None` to inherit.
+    pub keys: Option<&'a [u8]>,
+    /// New tag (`Some("")` removes it), or `None` to inherit.
+    pub tags: Option<&'a str>,
+    /// A complete properties block (see [`PropertiesBlock`]), or `None` to inherit.
+    pub properties: Option<&'a [u8]>,
+    /// New body, or `None` to inherit.
+    pub body: Option<&'a [u8]>,
+    /// Destination sink or topic, or `None` for the pipeline's default sinks.
+    pub destination: Option<&'a str>,
+}
+
+/// Builds a keys block.
+#[derive(Debug, Clone, Default)]
+pub struct KeysBlock(pub Vec<u8>);
+
+impl KeysBlock {
+    /// Appends a key.
+    pub fn push(&mut self, key: &str) {
+        put_bytes(&mut self.0, key.as_bytes());
+    }
+}
+
+/// Builds a properties block.
+#[derive(Debug, Clone, Default)]
+pub struct PropertiesBlock(pub Vec<u8>);
+
+impl PropertiesBlock {
+    /// Appends a property.
+    pub fn push(&mut self, key: &str, value: &str) {
+        put_bytes(&mut self.0, key.as_bytes());
+        put_bytes(&mut self.0, value.as_bytes());
+    }
+}
+
+/// Writes an outcome buffer, one outcome per input message, in order.
+pub struct OutcomeWriter {
+    buf: Vec<u8>,
+    count: u32,
+    /// Position of the output count of an open `replaced` outcome.
+    open: Option<(usize, u32)>,
+}
+
+impl OutcomeWriter {
+    /// Starts an outcome buffer in `buf` (cleared first).
+    pub fn new(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&OUTCOME_MAGIC);
+        put_u32(&mut buf, 0);
+        Self { buf, count: 0, open: None }
+    }
+
+    fn close(&mut self) {
+        if let Some((at, n)) = self.open.take() {
+            self.buf[at..at + 4].copy_from_slice(&n.to_le_bytes());
+        }
+    }
+
+    fn tag(&mut self, tag: u8) {
+        self.close();
+        self.buf.push(tag);
+        self.count += 1;
+    }
+
+    /// The input passes on unchanged (a filter's keep).
+    pub fn unchanged(&mut self) {
+        self.tag(TAG_UNCHANGED);
+    }
+
+    /// The input is dropped.
+    pub fn drop(&mut self) {
+        self.tag(TAG_DROP);
+    }
+
+    /// The input failed transiently.
+    pub fn retry(&mut self, reason: &str) {
+        self.tag(TAG_RETRY);
+        put_bytes(&mut self.buf, reason.as_bytes());
+    }
+
+    /// The input can never be handled.
+    pub fn reject(&mut self, reason: &str) {
+        self.tag(TAG_REJECT);
+        put_bytes(&mut self.buf, reason.as_bytes());
+    }
+
+    /// Starts a `replaced` outcome; add its outputs with [`output`](Self::output).
+    pub fn replaced(&mut self) {
+        self.tag(TAG_REPLACED);
+        let at = self.buf.len();
+        put_u32(&mut self.buf, 0);
+        self.open = Some((at, 0));
+    }
+
+    /// Adds an output to the `replaced` outcome started last.
+    ///
+    /// # Panics
+    /// When no `replaced` outcome is open: that is a bug in the caller.
+    pub fn output(&mut self, o: &OutputFields<'_>) {
+        let (at, n) = self.open.expect("OutcomeWriter::output called outside a replaced outcome");
+        self.open = Some((at, n + 1));
+        let flags = o.keys.map_or(0, |_| OUT_KEYS)
+            | o.tags.map_or(0, |_| OUT_TAGS)
+            | o.properties.map_or(0, |_| OUT_PROPERTIES)
+            | o.body.map_or(0, |_| OUT_BODY)
+            | o.destination.map_or(0, |_| OUT_DESTINATION);
+        let b = &mut self.buf;
+        b.push(flags);
+        if let Some(k) = o.keys {
+            put_bytes(b, k);
+        }
+        if let Some(t) = o.tags {
+            put_bytes(b, t.as_bytes());
+        }
+        if let Some(p) = o.properties {
+            put_bytes(b, p);
+        }
+        if let Some(body) = o.body {
+            put_bytes(b, body);
+        }
+        if let Some(d) = o.destination {
+            put_bytes(b, d.as_bytes());
+        }
+    }
+
+    /// Number of outcomes written so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no outcome was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Drops everything written after outcome `n` (to rewrite a batch-level failure, say).
+    pub fn truncate_to(&mut self, len: usize) {
+        self.open = None;
+        self.buf.truncate(len);
+    }
+
+    /// Current length in bytes (a mark for [`truncate_to`](Self::truncate_to)).
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The finished buffer.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.close();
+        self.buf[4..8].copy_from_slice(&self.count.to_le_bytes());
+        self.buf
+    }
+}
+
+/// One outcome, read from an outcome buffer.
+#[derive(Debug)]
+pub enum OutcomeView<'a> {
+    /// Pass the input on unchanged.
+    Unchanged,
+    /// Emit nothing.
+    Drop,
+    /// Emit these outputs.
+    Replaced(OutputIter<'a>),
+    /// Transient failure.
+    Retry(&'a str),
+    /// Permanent failure.
+    Reject(&'a str),
+}
+
+/// Reads an outcome buffer, checking every byte against the layout.
+pub struct OutcomeReader<'a> {
+    c: Cursor<'a>,
+    left: u32,
+}
+
+impl<'a> OutcomeReader<'a> {
+    /// Checks the magic and that the buffer holds `expected` outcomes.
+    ///
+    /// # Errors
+    /// When the magic or the count is wrong.
+    pub fn new(buf: &'a [u8], expected: usize) -> Result<Self, FrameError> {
+        if buf.len() < 8 {
+            return Err(FrameError::new(0, format!("outcome buffer of {} bytes is shorter than its 8-byte header", buf.len())));
+        }
+        if buf[..4] != OUTCOME_MAGIC {
+            return Err(FrameError::new(0, format!("not a version-1 outcome buffer (magic {:02x?})", &buf[..4])));
+        }
+        let count = get_u32(buf, 4).unwrap_or(0);
+        if count as usize != expected {
+            return Err(FrameError::new(4, format!("{count} outcomes for a batch of {expected} messages")));
+        }
+        Ok(Self { c: Cursor { buf, pos: 8 }, left: count })
+    }
+
+    /// The next outcome. A `Replaced` outcome's outputs must be read to the end before
+    /// the next call.
+    ///
+    /// # Errors
+    /// When the buffer is malformed, or the outcomes are all read already.
+    pub fn next_outcome(&mut self) -> Result<OutcomeView<'a>, FrameError> {
+        if self.left == 0 {
+            return Err(FrameError::new(self.c.pos, "more outcomes read than the buffer holds"));
+        }
+        self.left -= 1;
+        let at = self.c.pos;
+        match self.c.u8("outcome tag")? {
+            TAG_UNCHANGED => Ok(OutcomeView::Unchanged),
+            TAG_DROP => Ok(OutcomeView::Drop),
+            TAG_RETRY => Ok(OutcomeView::Retry(self.c.str("retry reason")?)),
+            TAG_REJECT => Ok(OutcomeView::Reject(self.c.str("reject reason")?)),
+            TAG_REPLACED => {
+                let n = self.c.u32("output count")?;
+                // The outputs are read through a copy of the cursor; skip them here so that
+                // the reader stays usable whatever the caller does with the iterator.
+                let outputs = OutputIter { c: self.c.clone(), left: n };
+                let mut skip = outputs.clone();
+                for o in &mut skip {
+                    o?;
+                }
+                self.c.pos = skip.c.pos;
+                Ok(OutcomeView::Replaced(outputs))
+            }
+            t => Err(FrameError::new(at, format!("unknown outcome tag {t}"))),
+        }
+    }
+
+    /// Checks that every outcome was read and nothing trails the last one.
+    ///
+    /// # Errors
+    /// When outcomes are left or bytes trail.
+    pub fn finish(self) -> Result<(), FrameError> {
+        if self.left != 0 {
+            return Err(FrameError::new(self.c.pos, format!("{} outcomes left unread", self.left)));
+        }
+        if self.c.pos != self.c.buf.len() {
+            return Err(FrameError::new(
+                self.c.pos,
+                format!("{} bytes trail the last outcome", self.c.buf.len() - self.c.pos),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One output of a `replaced` outcome, read and checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputView<'a> {
+    /// Keys, or `None` to inherit.
+    pub keys: Option<StrListBlock<'a>>,
+    /// Tag (`Some("")` removes it), or `None` to inherit.
+    pub tags: Option<&'a str>,
+    /// Complete property list, or `None` to inherit.
+    pub properties: Option<PropertiesView<'a>>,
+    /// Body, or `None` to inherit.
+    pub body: Option<&'a [u8]>,
+    /// Destination, or `None` for the default sinks.
+    pub destination: Option<&'a str>,
+}
+
+/// A checked keys block of an output.
+#[derive(Debug, Clone, Copy)]
+pub struct StrListBlock<'a>(&'a [u8]);
+
+impl<'a> StrListBlock<'a> {
+    /// The keys (already checked for UTF-8).
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        StrList { c: Cursor { buf: self.0, pos: 0 }, what: "key" }.map_while(Result::ok)
+    }
+}
+
+/// A checked properties block of an output.
+#[derive(Debug, Clone, Copy)]
+pub struct PropertiesView<'a>(&'a [u8]);
+
+impl<'a> PropertiesView<'a> {
+    /// The properties (already checked for UTF-8).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        PropertyIter { c: Cursor { buf: self.0, pos: 0 } }.map_while(Result::ok)
+    }
+}
+
+/// Iterator over the outputs of a `replaced` outcome.
+#[derive(Debug, Clone)]
+pub struct OutputIter<'a> {
+    c: Cursor<'a>,
+    left: u32,
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cursor({}/{})", self.pos, self.buf.len())
+    }
+}
+
+impl<'a> OutputIter<'a> {
+    /// Number of outputs.
+    pub fn count_hint(&self) -> usize {
+        self.left as usize
+    }
+
+    fn read_one(&mut self) -> Result<OutputView<'a>, FrameError> {
+        let at = self.c.pos;
+        let flags = self.c.u8("output flags")?;
+        if flags & !OUT_ALL != 0 {
+            return Err(FrameError::new(at, format!("unknown output field flags {flags:#04x}")));
+        }
+        let mut o = OutputView::default();
+        if flags & OUT_KEYS != 0 {
+            let raw = self.c.sized("keys block")?;
+            for k in (StrList { c: Cursor { buf: raw, pos: 0 }, what: "output key" }) {
+                k.map_err(|e| FrameError::new(self.c.pos - raw.len() + e.offset, e.what))?;
+            }
+            o.keys = Some(StrListBlock(raw));
+        }
+        if flags & OUT_TAGS != 0 {
+            o.tags = Some(self.c.str("output tag")?);
+        }
+        if flags & OUT_PROPERTIES != 0 {
+            let raw = self.c.sized("properties block")?;
+            for p in (PropertyIter { c: Cursor { buf: raw, pos: 0 } }) {
+                p.map_err(|e| FrameError::new(self.c.pos - raw.len() + e.offset, e.what))?;
+            }
+            o.properties = Some(PropertiesView(raw));
+        }
+        if flags & OUT_BODY != 0 {
+            o.body = Some(self.c.sized("output body")?);
+        }
+        if flags & OUT_DESTINATION != 0 {
+            o.destination = Some(self.c.str("output destination")?);
+        }
+        Ok(o)
+    }
+}
+
+impl<'a> Iterator for OutputIter<'a> {
+    type Item = Result<OutputView<'a>, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let r = self.read_one();
+        if r.is_err() {
+            self.left = 0;
+        }
+        Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> Vec<u8> {
+        let mut enc = BatchEncoder::new(
+            vec![1, 2, 3],
+            &BatchHeader { topic: "orders", queue_id: 5, pipeline: "main", stage: "mask" },
+        );
+        enc.push(&MessageFields {
+            queue_offset: 10,
+            born_timestamp_ms: 1_700_000_000_000,
+            reconsume_count: 2,
+            message_id: "A1",
+            keys: &["k1", "k2"],
+            tags: Some(""),
+            properties: &[("a", "1"), ("region", "eu")],
+            body: &[0xff, 0x00, b'x'],
+        });
+        enc.push(&MessageFields::<&str, &str> {
+            queue_offset: 11,
+            born_timestamp_ms: -1,
+            reconsume_count: 0,
+            message_id: "",
+            keys: &[],
+            tags: None,
+            properties: &[],
+            body: b"",
+        });
+        enc.finish()
+    }
+
+    #[test]
+    fn batch_round_trip() {
+        let buf = batch();
+        let v = BatchView::parse(&buf).unwrap();
+        assert_eq!((v.topic, v.queue_id, v.pipeline, v.stage, v.count), ("orders", 5, "main", "mask", 2));
+        let msgs: Vec<_> = v.messages().collect::<Result<_, _>>().unwrap();
+        assert_eq!(msgs.len(), 2);
+        let m = &msgs[0];
+        assert_eq!((m.queue_offset, m.born_timestamp_ms, m.reconsume_count), (10, 1_700_000_000_000, 2));
+        assert_eq!(m.message_id().unwrap(), "A1");
+        assert_eq!(m.keys().collect::<Result<Vec<_>, _>>().unwrap(), ["k1", "k2"]);
+        assert_eq!(m.tags().unwrap(), Some(""), "an empty tag is not the same as no tag");
+        assert_eq!(m.property("region").unwrap(), Some("eu"));
+        assert_eq!(m.property("missing").unwrap(), None);
+        assert_eq!(m.properties().count(), 2);
+        assert_eq!(m.body, &[0xff, 0x00, b'x']);
+        let m = &msgs[1];
+        assert_eq!((m.queue_offset, m.tags().unwrap(), m.body), (11, None, &b""[..]));
+    }
+
+    #[test]
+    fn batch_errors_name_the_offset() {
+        let buf = batch();
+        assert!(BatchView::parse(&buf[..10]).unwrap_err().what.contains("shorter"));
+        let mut bad = buf.clone();
+        bad[3] = 2;
+        assert!(BatchView::parse(&bad).unwrap_err().what.contains("version-1"));
+        // Cut inside the second frame: the first reads, the second fails, iteration stops.
+        let cut = &buf[..buf.len() - 3];
+        let v = BatchView::parse(cut).unwrap();
+        let r: Vec<_> = v.messages().collect();
+        assert!(r[0].is_ok());
+        assert!(r[1].as_ref().unwrap_err().what.contains("past the end"), "{:?}", r[1]);
+    }
+
+    #[test]
+    fn outcome_round_trip() {
+        let mut w = OutcomeWriter::new(Vec::new());
+        w.unchanged();
+        w.drop();
+        w.replaced();
+        let mut keys = KeysBlock::default();
+        keys.push("k");
+        let mut props = PropertiesBlock::default();
+        props.push("p", "v");
+        w.output(&OutputFields { keys: Some(&keys.0), tags: Some(""), properties: Some(&props.0), body: Some(b"b"), destination: Some("fraud") });
+        w.output(&OutputFields { body: Some(b"c"), ..Default::default() });
+        w.retry("later");
+        w.reject("never");
+        w.replaced(); // zero outputs
+        let buf = w.finish();
+        let mut r = OutcomeReader::new(&buf, 6).unwrap();
+        assert!(matches!(r.next_outcome().unwrap(), OutcomeView::Unchanged));
+        assert!(matches!(r.next_outcome().unwrap(), OutcomeView::Drop));
+        let OutcomeView::Replaced(outs) = r.next_outcome().unwrap() else { panic!() };
+        let outs: Vec<_> = outs.collect::<Result<_, _>>().unwrap();
+        assert_eq!(outs.len(), 2);
+        assert_eq!(outs[0].keys.unwrap().iter().collect::<Vec<_>>(), ["k"]);
+        assert_eq!(outs[0].properties.unwrap().iter().collect::<Vec<_>>(), [("p", "v")]);
+        assert_eq!((outs[0].tags, outs[0].body, outs[0].destination), (Some(""), Some(&b"b"[..]), Some("fraud")));
+        assert_eq!((outs[1].keys.is_none(), outs[1].body), (true, Some(&b"c"[..])));
+        assert!(matches!(r.next_outcome().unwrap(), OutcomeView::Retry("later")));
+        assert!(matches!(r.next_outcome().unwrap(), OutcomeView::Reject("never")));
+        let OutcomeView::Replaced(outs) = r.next_outcome().unwrap() else { panic!() };
+        assert_eq!(outs.count(), 0);
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn malformed_outcomes_are_errors_not_panics() {
+        let mut w = OutcomeWriter::new(Vec::new());
+        w.replaced();
+        w.output(&OutputFields { tags: Some("t"), body: Some(b"body"), ..Default::default() });
+        let good = w.finish();
+        assert!(OutcomeReader::new(&good, 2).unwrap_err().what.contains("1 outcomes for a batch of 2"));
+        // Every truncation and every single-byte corruption must give an error or a valid
+        // reading, never a panic.
+        for cut in 0..good.len() {
+            let r = OutcomeReader::new(&good[..cut], 1).and_then(|mut r| {
+                r.next_outcome()?;
+                r.finish()
+            });
+            assert!(r.is_err(), "cut at {cut} accepted");
+        }
+        for i in 0..good.len() {
+            for v in [0u8, 1, 5, 0x7f, 0xff] {
+                let mut bad = good.clone();
+                bad[i] = v;
+                let _ = OutcomeReader::new(&bad, 1).and_then(|mut r| {
+                    if let OutcomeView::Replaced(o) = r.next_outcome()? {
+                        for x in o {
+                            x?;
+                        }
+                    }
+                    r.finish()
+                });
+            }
+        }
+        let mut w = OutcomeWriter::new(Vec::new());
+        w.reject("bad");
+        let mut bad = w.finish();
+        let n = bad.len();
+        bad[n - 1] = 0xff;
+        let e = OutcomeReader::new(&bad, 1).unwrap().next_outcome().unwrap_err();
+        assert!(e.what.contains("UTF-8"), "{e}");
+        let mut w = OutcomeWriter::new(Vec::new());
+        w.unchanged();
+        let mut trailing = w.finish();
+        trailing.push(0);
+        let mut r = OutcomeReader::new(&trailing, 1).unwrap();
+        r.next_outcome().unwrap();
+        assert!(r.finish().unwrap_err().what.contains("trail"));
+    }
+}
