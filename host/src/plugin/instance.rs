@@ -17,6 +17,7 @@ use super::bindings::exports::sluice::plugin::{
 use super::bindings::sluice::plugin::{host, types};
 use super::error::CallError;
 use super::pool::PluginInner;
+use super::stderr::StderrTail;
 use crate::message::{Batch, Outcome, Output, PluginFailure};
 
 /// Most distinct counter names one plugin may create.
@@ -59,6 +60,7 @@ impl ResourceLimiter for Limiter {
 /// The host state of one store.
 pub struct StoreState {
     wasi: WasiCtx,
+    stderr: StderrTail,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     id: Arc<PluginIdentity>,
@@ -69,8 +71,15 @@ impl StoreState {
         // No ambient capabilities: no preopened directories, no environment variables, no
         // arguments, stdin empty, stdout/stderr discarded, every socket use refused.
         // Clocks and random come from the host: language runtimes need them.
-        let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
-        Self { wasi, table: ResourceTable::new(), limiter: Limiter { memory_limit, memory_breached: false }, id }
+        // Stderr is kept as a bounded tail for trap reports (see `stderr`).
+        let stderr = StderrTail::default();
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .stderr(stderr.clone())
+            .build();
+        Self { wasi, stderr, table: ResourceTable::new(), limiter: Limiter { memory_limit, memory_breached: false }, id }
     }
 }
 
@@ -353,7 +362,23 @@ pub(crate) fn classify(p: &PluginInner, store: &Store<StoreState>, e: wasmtime::
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::Deadline { plugin, deadline: p.limits.deadline },
-        _ => CallError::Trap { plugin, message: format!("{e:?}") },
+        trap => {
+            // The trap itself, what the guest last wrote to stderr (a panic message, a
+            // traceback), and the wasm backtrace; never the host's own backtrace.
+            let mut message = match trap {
+                Some(t) => t.to_string(),
+                None => format!("{e:#}"),
+            };
+            let stderr = store.data().stderr.take();
+            if !stderr.is_empty() {
+                message.push_str("; guest stderr: ");
+                message.push_str(&stderr);
+            }
+            if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+                tracing::debug!(plugin = %plugin, "wasm backtrace of the trap:\n{bt}");
+            }
+            CallError::Trap { plugin, message }
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub mod error;
 pub mod instance;
 pub mod limits;
 pub mod pool;
+pub mod stderr;
 
 pub use cache::CacheStatus;
 pub use component::{Abi, Inspection, PluginKind};

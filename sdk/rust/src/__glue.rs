@@ -1,0 +1,143 @@
+//! The glue between the generated exports and the author's trait implementation: the
+//! instance state, `init`, and the batch loop over the frame layout. The same loop runs
+//! natively in [`crate::testing`].
+
+use std::any::Any;
+use std::cell::RefCell;
+
+use sluice_frames::{BatchView, KeysBlock, OutcomeWriter, OutputFields, PropertiesBlock};
+
+use crate::__filter::sluice::plugin::types::{ConfigError as WitConfigError, PluginError};
+use crate::{BatchInfo, Config, ConfigError, Error, Filter, Message, Output, Transform, Transformed};
+
+thread_local! {
+    /// The plugin value `init` built. A component instance is single-threaded.
+    static STATE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+fn wit_config_error(e: ConfigError) -> WitConfigError {
+    WitConfigError { key: e.key, message: e.message }
+}
+
+fn store<T: 'static>(v: T) {
+    STATE.with(|s| *s.borrow_mut() = Some(Box::new(v)));
+}
+
+fn with_state<T: 'static, R>(f: impl FnOnce(&T) -> R) -> Result<R, PluginError> {
+    STATE.with(|s| match s.borrow().as_ref().and_then(|b| b.downcast_ref::<T>()) {
+        Some(t) => Ok(f(t)),
+        None => Err(PluginError::Reject("plugin called before a successful init".into())),
+    })
+}
+
+fn wit_error(e: Error) -> PluginError {
+    match e {
+        Error::Retry(r) => PluginError::Retry(r),
+        Error::Reject(r) => PluginError::Reject(r),
+    }
+}
+
+/// `init` of a filter.
+pub fn init_filter<T: Filter>(config: Vec<(String, String)>) -> Result<(), WitConfigError> {
+    store(T::init(&Config::new(config)).map_err(wit_config_error)?);
+    Ok(())
+}
+
+/// `init` of a transform.
+pub fn init_transform<T: Transform>(config: Vec<(String, String)>) -> Result<(), WitConfigError> {
+    store(T::init(&Config::new(config)).map_err(wit_config_error)?);
+    Ok(())
+}
+
+/// The `filter` export.
+pub fn filter_export<T: Filter>(batch: &[u8]) -> Result<Vec<u8>, PluginError> {
+    with_state::<T, _>(|p| filter_batch(p, batch))?.map_err(wit_error)
+}
+
+/// The `transform` export.
+pub fn transform_export<T: Transform>(batch: &[u8]) -> Result<Vec<u8>, PluginError> {
+    with_state::<T, _>(|p| transform_batch(p, batch))?.map_err(wit_error)
+}
+
+fn parse(batch: &[u8]) -> Result<BatchView<'_>, Error> {
+    BatchView::parse(batch).map_err(|e| Error::reject(format!("malformed batch from the host: {e}")))
+}
+
+fn answer_error(w: &mut OutcomeWriter, e: Error) {
+    match e {
+        Error::Retry(r) => w.retry(&r),
+        Error::Reject(r) => w.reject(&r),
+    }
+}
+
+/// Runs a filter over one frame-layout batch and returns the outcome buffer.
+pub(crate) fn filter_batch<T: Filter>(plugin: &T, batch: &[u8]) -> Result<Vec<u8>, Error> {
+    let view = parse(batch)?;
+    let info = BatchInfo { topic: view.topic, queue_id: view.queue_id, pipeline: view.pipeline, stage: view.stage };
+    let mut w = OutcomeWriter::new(Vec::with_capacity(8 + view.count as usize));
+    for m in view.messages() {
+        let m = m.map_err(|e| Error::reject(format!("malformed batch from the host: {e}")))?;
+        match plugin.filter(&Message::new(m, &info)) {
+            Ok(true) => w.unchanged(),
+            Ok(false) => w.drop(),
+            Err(e) => answer_error(&mut w, e),
+        }
+    }
+    Ok(w.finish())
+}
+
+/// Scratch space reused for every output of a batch.
+#[derive(Default)]
+struct Scratch {
+    keys: KeysBlock,
+    props: PropertiesBlock,
+}
+
+fn write_output(w: &mut OutcomeWriter, s: &mut Scratch, o: &Output<'_>) {
+    if let Some(keys) = &o.keys {
+        s.keys.0.clear();
+        for k in keys {
+            s.keys.push(k);
+        }
+    }
+    if let Some(props) = &o.properties {
+        s.props.0.clear();
+        for (k, v) in props {
+            s.props.push(k, v);
+        }
+    }
+    w.output(&OutputFields {
+        keys: o.keys.as_ref().map(|_| &s.keys.0[..]),
+        tags: o.tags.as_deref(),
+        properties: o.properties.as_ref().map(|_| &s.props.0[..]),
+        body: o.body.as_deref(),
+        destination: o.destination.as_deref(),
+    });
+}
+
+/// Runs a transform over one frame-layout batch and returns the outcome buffer.
+pub(crate) fn transform_batch<T: Transform>(plugin: &T, batch: &[u8]) -> Result<Vec<u8>, Error> {
+    let view = parse(batch)?;
+    let info = BatchInfo { topic: view.topic, queue_id: view.queue_id, pipeline: view.pipeline, stage: view.stage };
+    let mut w = OutcomeWriter::new(Vec::with_capacity(8 + view.count as usize));
+    let mut scratch = Scratch::default();
+    for m in view.messages() {
+        let m = m.map_err(|e| Error::reject(format!("malformed batch from the host: {e}")))?;
+        match plugin.transform(&Message::new(m, &info)) {
+            Ok(Transformed::Unchanged) => w.unchanged(),
+            Ok(Transformed::Drop) => w.drop(),
+            Ok(Transformed::One(o)) => {
+                w.replaced();
+                write_output(&mut w, &mut scratch, &o);
+            }
+            Ok(Transformed::Many(outs)) => {
+                w.replaced();
+                for o in &outs {
+                    write_output(&mut w, &mut scratch, o);
+                }
+            }
+            Err(e) => answer_error(&mut w, e),
+        }
+    }
+    Ok(w.finish())
+}
