@@ -1,1 +1,8 @@
-fn main(){}
+//! Sluice's integration tests: one binary (ripgrep's pattern), with a small harness in
+//! [`util`]. `plugin_cli` drives the `sluice` binary the way a plugin author does;
+//! `runtime` drives the plugin runtime's API through every failure class, the sandbox and
+//! the compile cache. Tests that need the RocketMQ broker arrive with the daemon.
+
+mod plugin_cli;
+
+mod util;

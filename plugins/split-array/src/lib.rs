@@ -1,11 +1,12 @@
-//! `split-array`: a JSON array body becomes one message per element (each element's
-//! compact JSON text), in order, with the input's keys, tag and properties.
+//! `split-array`: a JSON array body becomes one message per element (each element's JSON
+//! text exactly as it appears in the input), in order, with the input's keys, tag and
+//! properties.
 //!
 //! Configuration: `index_property` (optional): also set this property to the element's
 //! index. `non_array` = `keep` (default: pass other JSON on unchanged) or `reject`.
 //! Bodies that are not JSON are rejected.
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sluice_sdk::{Config, ConfigError, Error, Message, Output, Transform, Transformed};
 
 /// The plugin.
@@ -26,8 +27,13 @@ impl Transform for SplitArray {
     }
 
     fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
-        let body: Value = serde_json::from_slice(msg.body()).map_err(|e| Error::reject(format!("body is not JSON: {e}")))?;
-        let Value::Array(items) = body else {
+        if msg.body().is_empty() {
+            return Err(Error::reject("body is empty, not JSON"));
+        }
+        let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(msg.body()) else {
+            // Not an array: valid JSON of another shape, or not JSON at all.
+            serde_json::from_slice::<serde::de::IgnoredAny>(msg.body())
+                .map_err(|e| Error::reject(format!("body is not JSON: {e}")))?;
             return if self.reject_non_array { Err(Error::reject("body is JSON but not an array")) } else { Ok(Transformed::Unchanged) };
         };
         let outputs = items
@@ -38,7 +44,7 @@ impl Transform for SplitArray {
                     Some(p) => msg.derive().property(p.clone(), i.to_string()),
                     None => Output::new(),
                 };
-                out.body(item.to_string().into_bytes())
+                out.body(item.get().as_bytes())
             })
             .collect::<Vec<_>>();
         Ok(Transformed::Many(outputs))
@@ -54,10 +60,10 @@ mod tests {
 
     #[test]
     fn splits_arrays() {
-        let out = run_transform::<SplitArray>(&[], &[M::new(r#"[1, {"a": 2}, "x"]"#).key("k"), M::new("[]"), M::new("{}"), M::new("nope")]).unwrap();
+        let out = run_transform::<SplitArray>(&[], &[M::new(r#"[1, {"b": 1, "a": 2}, "x"]"#).key("k"), M::new("[]"), M::new("{}"), M::new("nope")]).unwrap();
         let O::Replaced(outs) = &out[0] else { panic!("{out:?}") };
         let bodies: Vec<_> = outs.iter().map(|o| String::from_utf8(o.body.clone().unwrap()).unwrap()).collect();
-        assert_eq!(bodies, ["1", r#"{"a":2}"#, r#""x""#]);
+        assert_eq!(bodies, ["1", r#"{"b": 1, "a": 2}"#, r#""x""#], "elements are passed on verbatim");
         assert!(outs.iter().all(|o| o.keys.is_none()), "keys are inherited");
         assert_eq!(out[1], O::Replaced(vec![]));
         assert_eq!(out[2], O::Unchanged);

@@ -51,4 +51,5 @@ impl Guest for TagFilter {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
 export!(TagFilter);

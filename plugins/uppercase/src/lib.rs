@@ -43,4 +43,5 @@ impl Guest for Uppercase {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
 export!(Uppercase);

@@ -167,6 +167,9 @@ macro_rules! export_filter {
                 $crate::__glue::filter_export::<$ty>(&batch)
             }
         }
+        // The component exports exist only in the wasm build: natively (unit tests) their
+        // `ns:pkg/iface@version#func` symbol names cannot be linked.
+        #[cfg(target_arch = "wasm32")]
         $crate::__filter::__export_filter_world!(__SluiceFilterExport with_types_in $crate::__filter);
     };
 }
@@ -189,6 +192,7 @@ macro_rules! export_transform {
                 $crate::__glue::transform_export::<$ty>(&batch)
             }
         }
+        #[cfg(target_arch = "wasm32")]
         $crate::__transform::__export_transform_world!(__SluiceTransformExport with_types_in $crate::__transform);
     };
 }
