@@ -83,6 +83,14 @@ pub enum PluginFailure {
 }
 
 impl PluginFailure {
+    /// `plugin-retry` or `plugin-reject`.
+    pub fn class(&self) -> crate::plugin::FailureClass {
+        match self {
+            Self::Retry(_) => crate::plugin::FailureClass::PluginRetry,
+            Self::Reject(_) => crate::plugin::FailureClass::PluginReject,
+        }
+    }
+
     /// The reason the plugin gave.
     pub fn reason(&self) -> &str {
         match self {

@@ -4,5 +4,6 @@
 //! the compile cache. Tests that need the RocketMQ broker arrive with the daemon.
 
 mod plugin_cli;
+mod runtime;
 
 mod util;

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::jsonl::{self, InputMessage, MessageOut};
-use crate::message::{Batch, Message, Outcome, PluginFailure};
+use crate::message::{Batch, Message, Outcome};
 use crate::plugin::{EngineConfig, PluginEngine, PluginKind, PluginSpec};
 
 /// `sluice plugin …`
@@ -173,11 +173,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                         }
                         Outcome::Failed(f) => {
                             errors += 1;
-                            let class = match f {
-                                PluginFailure::Retry(_) => "plugin-retry",
-                                PluginFailure::Reject(_) => "plugin-reject",
-                            };
-                            writeln!(out, "{}", json!({"input": n, "outcome": "error", "class": class, "error": f.reason()}))?;
+                            writeln!(out, "{}", json!({"input": n, "outcome": "error", "class": f.class().as_str(), "error": f.reason()}))?;
                         }
                     }
                 }

@@ -67,11 +67,13 @@ impl CompileCache {
     /// When the component does not compile.
     pub fn load(&self, engine: &Engine, bytes: &[u8], sha256_hex: &str) -> wasmtime::Result<(Component, CacheStatus)> {
         let path = self.path_for(sha256_hex);
-        if path.exists() {
+        // The artifact is read into memory rather than mapped: a mapped file that someone
+        // truncates under a running daemon would kill it with SIGBUS.
+        if let Ok(artifact) = std::fs::read(&path) {
             // SAFETY: the artifact was written by `precompile_component` of an engine with
             // the same compatibility hash (it is in the file name), into a directory the
-            // operator controls; wasmtime also checks the header and version on load.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            // operator controls; wasmtime also checks its header and version.
+            match unsafe { Component::deserialize(engine, &artifact) } {
                 Ok(c) => return Ok((c, CacheStatus::Hit)),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable compile-cache entry; recompiling"),
             }

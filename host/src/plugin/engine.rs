@@ -147,9 +147,11 @@ impl PluginEngine {
         self.inner.cache.as_ref()
     }
 
-    /// Epoch ticks that make up `deadline` (at least one).
+    /// Epoch ticks for `deadline`. The current tick is already under way when a call
+    /// starts, so one more is added: a call is interrupted after at least `deadline` and
+    /// at most `deadline` plus one tick.
     pub(crate) fn ticks(&self, deadline: Duration) -> u64 {
         let t = deadline.as_nanos().div_ceil(self.inner.tick.as_nanos().max(1));
-        u64::try_from(t).unwrap_or(u64::MAX).max(1)
+        u64::try_from(t).unwrap_or(u64::MAX).saturating_add(1)
     }
 }

@@ -20,7 +20,8 @@ pub struct PluginLimits {
     #[serde(default = "default_memory")]
     pub memory: ByteSize,
     /// Longest one call (one batch, or `init`) may run before it is interrupted (class
-    /// `deadline`); enforced with epoch interruption, to within one engine tick.
+    /// `deadline`); enforced with epoch interruption: a call is stopped after at least
+    /// `deadline` and at most one engine tick (10 ms by default) later.
     #[serde(default = "default_deadline", with = "humantime_serde")]
     pub deadline: Duration,
     /// Most outputs one input message may become.

@@ -1,0 +1,226 @@
+//! The plugin runtime through its API: every failure class gives its distinct error and
+//! the runtime goes on serving; the sandbox denies files, environment and sockets; the
+//! compile cache is used on a second load and ignored when engine settings differ.
+
+use std::time::{Duration, Instant};
+
+use bytesize::ByteSize;
+use sluice::message::{Batch, Message, Outcome};
+use sluice::plugin::{CacheStatus, CallError, EngineConfig, FailureClass, LoadError, OptLevel, PluginEngine, PluginSpec};
+use sluice_test_plugins::{CHAOS, JSON_FILTER, PROPERTY_FILTER};
+
+use crate::util::{engine, load, msg, run};
+
+fn chaos_with(f: impl FnOnce(&mut PluginSpec)) -> sluice::plugin::Plugin {
+    let mut spec = PluginSpec::new(CHAOS);
+    f(&mut spec);
+    engine().load(&spec).expect("load chaos")
+}
+
+fn assert_serves(plugin: &sluice::plugin::Plugin) {
+    let out = run(plugin, &["ok", "fine"]).expect("the next batch is served");
+    assert_eq!(out, [Outcome::Keep, Outcome::Keep]);
+}
+
+#[test]
+fn every_failure_class_is_distinct_and_the_runtime_goes_on() {
+    let plugin = chaos_with(|s| s.limits.deadline = Duration::from_millis(300));
+    let cases = [
+        ("trap", FailureClass::Trap),
+        ("panic", FailureClass::Trap),
+        ("loop", FailureClass::Deadline),
+        ("alloc", FailureClass::Memory),
+    ];
+    for (body, class) in cases {
+        let started = Instant::now();
+        let err = run(&plugin, &["ok", body, "ok"]).expect_err(body);
+        assert_eq!(err.class(), class, "{body}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{body} took {:?}", started.elapsed());
+        assert_serves(&plugin);
+    }
+    let stats = plugin.stats();
+    assert_eq!(stats.discarded.get("trap"), Some(&2), "{stats:?}");
+    assert_eq!(stats.discarded.get("deadline"), Some(&1), "{stats:?}");
+    assert_eq!(stats.discarded.get("memory"), Some(&1), "{stats:?}");
+    assert_eq!(stats.instances_created, 5, "one fresh instance after each discarded one: {stats:?}");
+
+    // Expected failures are data, per message, and keep the instance.
+    let out = run(&plugin, &["retry", "ok", "reject"]).unwrap();
+    assert!(matches!(&out[0], Outcome::Failed(f) if f.class() == FailureClass::PluginRetry));
+    assert_eq!(out[1], Outcome::Keep);
+    assert!(matches!(&out[2], Outcome::Failed(f) if f.class() == FailureClass::PluginReject));
+    assert_eq!(plugin.stats().instances_created, 5);
+}
+
+#[test]
+fn a_panic_message_reaches_the_trap_error() {
+    let err = run(&chaos_with(|_| ()), &["panic"]).unwrap_err();
+    let CallError::Trap { message, .. } = &err else { panic!("{err}") };
+    assert!(message.contains("chaos plugin panicked on request"), "{message}");
+    assert!(!message.contains("wasmtime::runtime"), "no host backtrace in the error: {message}");
+}
+
+#[test]
+fn memory_limit_is_configurable() {
+    let plugin = chaos_with(|s| s.limits.memory = ByteSize::mib(8));
+    assert_eq!(run(&plugin, &["alloc:1"]).unwrap(), [Outcome::Keep]);
+    let err = run(&plugin, &["alloc:16"]).unwrap_err();
+    assert!(matches!(err, CallError::Memory { limit, .. } if limit == 8 << 20), "{err}");
+    assert_eq!(run(&plugin, &["alloc:1"]).unwrap(), [Outcome::Keep]);
+}
+
+#[test]
+fn deadline_interrupts_only_calls_that_overrun_it() {
+    let plugin = chaos_with(|s| s.limits.deadline = Duration::from_millis(200));
+    assert_eq!(run(&plugin, &["spin:20"]).unwrap(), [Outcome::Keep]);
+    let started = Instant::now();
+    let err = run(&plugin, &["spin:5000"]).unwrap_err();
+    assert_eq!(err.class(), FailureClass::Deadline);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(200) && took < Duration::from_millis(1500), "{took:?}");
+    assert!(err.to_string().contains("exceeded its deadline of 200ms"), "{err}");
+}
+
+#[test]
+fn outputs_are_bounded_per_message() {
+    let plugin = chaos_with(|_| ());
+    let out = run(&plugin, &["fanout"]).unwrap();
+    let Outcome::Replace(outputs) = &out[0] else { panic!("{out:?}") };
+    assert_eq!(outputs.len(), 1000);
+    assert_eq!(outputs[999].body.as_deref(), Some(&b"999"[..]));
+
+    let plugin = chaos_with(|s| s.limits.max_outputs_per_message = 100);
+    let err = run(&plugin, &["fanout"]).unwrap_err();
+    assert_eq!(err.class(), FailureClass::InvalidOutput);
+    assert!(err.to_string().contains("more than the stage's limit of 100"), "{err}");
+    assert_serves(&plugin);
+}
+
+#[test]
+fn init_refusal_is_a_load_error_naming_the_key() {
+    let err = match engine().load(&{
+        let mut s = PluginSpec::new(CHAOS);
+        s.config = vec![("refuse".into(), "yes".into())];
+        s
+    }) {
+        Ok(_) => panic!("init should refuse"),
+        Err(e) => e,
+    };
+    let LoadError::Start { source, .. } = &err else { panic!("{err}") };
+    assert_eq!(source.class(), FailureClass::InitRefused);
+    assert!(matches!(&**source, CallError::InitRefused { key: Some(k), .. } if k == "refuse"), "{source}");
+}
+
+#[test]
+fn sandbox_denies_files_environment_and_sockets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connect = format!("connect:{addr}");
+    let plugin = load(CHAOS, &[]);
+    let bodies = ["read-file", "read-file:/proc/self/environ", "read-file:Cargo.toml", "list-dir", "read-env", "read-env:PATH", connect.as_str()];
+    let out = run(&plugin, &bodies).unwrap();
+    for (body, o) in bodies.iter().zip(&out) {
+        match o {
+            Outcome::Failed(f) => assert_eq!(f.class(), FailureClass::PluginReject, "{body}: {f}"),
+            other => panic!("{body}: the sandbox let something through: {other:?}"),
+        }
+    }
+    assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "no connection may reach the listener");
+}
+
+#[test]
+fn guest_logs_and_counters_reach_the_host() {
+    let plugin = load(CHAOS, &[]);
+    run(&plugin, &["log", "log", "ok"]).unwrap();
+    assert_eq!(plugin.guest_counters().get("chaos_logs"), Some(&2));
+}
+
+#[test]
+fn compile_cache_is_used_on_second_load_and_keyed_by_engine_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |opt| EngineConfig { cache_dir: Some(dir.path().to_owned()), opt_level: opt, ..EngineConfig::default() };
+    let spec = PluginSpec::new(JSON_FILTER);
+    let with = |spec: &PluginSpec| {
+        let mut s = spec.clone();
+        s.config = vec![("field".into(), "a".into()), ("equals".into(), "1".into())];
+        s
+    };
+    let first = PluginEngine::new(&cfg(OptLevel::Speed)).unwrap().load(&with(&spec)).unwrap();
+    assert_eq!(first.info().cache, CacheStatus::Miss);
+    let second = PluginEngine::new(&cfg(OptLevel::Speed)).unwrap().load(&with(&spec)).unwrap();
+    assert_eq!(second.info().cache, CacheStatus::Hit);
+    let other = PluginEngine::new(&cfg(OptLevel::None)).unwrap().load(&with(&spec)).unwrap();
+    assert_eq!(other.info().cache, CacheStatus::Miss, "an engine with other settings must not load that artifact");
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 2, "one artifact per engine configuration");
+    // A damaged artifact is recompiled, not trusted.
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::write(f.unwrap().path(), b"garbage").unwrap();
+    }
+    let again = PluginEngine::new(&cfg(OptLevel::Speed)).unwrap().load(&with(&spec)).unwrap();
+    assert_eq!(again.info().cache, CacheStatus::Miss);
+    assert_eq!(run(&again, &["{\"a\":1}"]).unwrap(), [Outcome::Keep]);
+}
+
+fn wat_plugin(dir: &std::path::Path, name: &str, wat: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, wat::parse_str(wat).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn components_of_another_world_version_or_with_foreign_imports_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+        (core module $m (func (export "f")))
+        (core instance $i (instantiate $m))
+        (func $f (canon lift (core func $i "f")))
+        (instance $inst (export "init" (func $f)))
+    "#;
+    let v2 = wat_plugin(dir.path(), "v2.wasm", &format!("(component {body} (export \"sluice:plugin/typed-filter@0.2.0\" (instance $inst)))"));
+    let other = wat_plugin(dir.path(), "cli.wasm", &format!("(component {body} (export \"wasi:cli/run@0.2.0\" (instance $inst)))"));
+    let foreign = wat_plugin(
+        dir.path(),
+        "vault.wasm",
+        &format!("(component (import \"acme:vault/secrets@1.0.0\" (instance (export \"get\" (func)))) {body} (export \"sluice:plugin/typed-filter@0.1.0\" (instance $inst)))"),
+    );
+    let err = |p: &std::path::Path| match engine().load(&PluginSpec::new(p)) {
+        Ok(_) => panic!("{} loaded", p.display()),
+        Err(e) => e,
+    };
+    let e = err(&v2);
+    assert!(matches!(e, LoadError::WrongVersion { .. }), "{e}");
+    assert!(e.to_string().contains("contract version 0.2.0") && e.to_string().contains("v2.wasm"), "{e}");
+    let e = err(&other);
+    assert!(matches!(e, LoadError::UnknownWorld { .. }), "{e}");
+    assert!(e.to_string().contains("wasi:cli/run@0.2.0"), "{e}");
+    let e = err(&foreign);
+    assert!(matches!(e, LoadError::Link { .. }), "{e}");
+    assert!(e.to_string().contains("acme:vault/secrets"), "{e}");
+}
+
+#[test]
+fn one_plugin_serves_many_threads_with_an_instance_each() {
+    let plugin = load(PROPERTY_FILTER, &[("property", "region"), ("equals", "eu")]);
+    let messages: Vec<Message> = (0..64)
+        .map(|i| {
+            let mut m = msg(i, "x");
+            m.properties = vec![("region".into(), if i % 2 == 0 { "eu" } else { "us" }.into())];
+            m
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..25 {
+                    let out = plugin.process(&Batch { topic: "t", queue_id: 1, messages: &messages }).unwrap();
+                    assert_eq!(out.iter().filter(|o| **o == Outcome::Keep).count(), 32);
+                }
+            });
+        }
+    });
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 100);
+    assert!(stats.instances_created <= 5, "{stats:?}");
+}
