@@ -1,1 +1,122 @@
-fn main(){}
+//! Project commands, so that a fresh machine with only the Rust toolchain needs nothing
+//! else: `cargo xtask test` (what CI runs), `cargo xtask plugins` (build the example
+//! plugins), `cargo xtask demo` (run a plugin over sample messages).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test              set up the wasm target, then run every test (what CI runs)
+  plugins [--out D] build the example plugins for wasm32-wasip2 and copy them to D
+                    (default: target/plugins)
+  demo              build Sluice and the plugins, then run mask-pii and json-filter
+                    over examples/orders.jsonl with `sluice plugin test`";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("plugins") => {
+            let out = match args.get(1).map(String::as_str) {
+                Some("--out") => PathBuf::from(args.get(2).context("--out needs a directory")?),
+                Some(other) => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                None => root.join("target/plugins"),
+            };
+            plugins(&out).map(|_| ())
+        }
+        Some("demo") => demo(),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Installs the wasm32-wasip2 standard library if it is missing.
+fn wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") => Ok(()),
+        Ok(_) => run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"])),
+        Err(e) => bail!("cannot run rustup ({e}); install the wasm32-wasip2 target of your Rust toolchain by hand"),
+    }
+}
+
+fn test() -> anyhow::Result<()> {
+    wasm_target()?;
+    // Every target of the workspace (unit, integration, doc tests; benches once each in
+    // test mode), then the example plugins' own native unit tests.
+    run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml"]))?;
+    Ok(())
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn plugins(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    wasm_target()?;
+    let target = target_dir().join("sluice-plugins");
+    run(cargo()
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path", "plugins/Cargo.toml", "--target-dir"])
+        .arg(&target))?;
+    std::fs::create_dir_all(out)?;
+    let mut copied = Vec::new();
+    for entry in std::fs::read_dir(target.join("wasm32-wasip2/release"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let dest = out.join(path.file_name().expect("file name").to_string_lossy().replace('_', "-"));
+            std::fs::copy(&path, &dest)?;
+            copied.push(dest);
+        }
+    }
+    copied.sort();
+    for p in &copied {
+        println!("{}", p.display());
+    }
+    Ok(copied)
+}
+
+fn demo() -> anyhow::Result<()> {
+    let out = root().join("target/plugins");
+    plugins(&out)?;
+    run(cargo().args(["build", "--release", "-p", "sluice"]))?;
+    let sluice = target_dir().join("release/sluice");
+    let input = root().join("examples/orders.jsonl");
+    println!("\n== mask-pii over {}", input.display());
+    run(Command::new(&sluice).args(["plugin", "test"]).arg(out.join("mask-pii.wasm")).arg("--input").arg(&input))?;
+    println!("\n== json-filter (type = paid) over {}", input.display());
+    run(Command::new(&sluice)
+        .args(["plugin", "test"])
+        .arg(out.join("json-filter.wasm"))
+        .arg("--input")
+        .arg(&input)
+        .args(["--config", "field=type", "--config", "equals=paid"]))?;
+    Ok(())
+}

@@ -34,6 +34,47 @@ pub struct PluginIdentity {
     pub stage: String,
     /// Counters the plugin bumped through `counter-add`.
     pub counters: Mutex<HashMap<String, u64>>,
+    /// Budget of log lines per second, shared by all instances.
+    pub log_budget: Mutex<LogBudget>,
+}
+
+/// Most log lines a plugin may write per second (all levels); the rest are counted and
+/// reported in one warning, so that a plugin logging per message cannot flood the log.
+pub const MAX_GUEST_LOG_LINES_PER_SEC: u32 = 100;
+
+/// A one-second window of a plugin's log lines.
+#[derive(Debug)]
+pub struct LogBudget {
+    window: std::time::Instant,
+    lines: u32,
+    suppressed: u64,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        Self { window: std::time::Instant::now(), lines: 0, suppressed: 0 }
+    }
+}
+
+impl LogBudget {
+    /// Whether one more line may be written now; the second value is the number of lines
+    /// suppressed in the window that just ended, to be reported once.
+    fn take(&mut self) -> (bool, u64) {
+        let now = std::time::Instant::now();
+        let mut ended = 0;
+        if now.duration_since(self.window).as_secs() >= 1 {
+            ended = std::mem::take(&mut self.suppressed);
+            self.window = now;
+            self.lines = 0;
+        }
+        if self.lines < MAX_GUEST_LOG_LINES_PER_SEC {
+            self.lines += 1;
+            (true, ended)
+        } else {
+            self.suppressed += 1;
+            (false, ended)
+        }
+    }
 }
 
 /// Memory and table bounds of one store; remembers a breach so that the resulting
@@ -95,6 +136,13 @@ impl host::Host for StoreState {
     fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<(String, String)>) {
         use host::LogLevel as L;
         let id = &self.id;
+        let (allowed, suppressed) = id.log_budget.lock().map(|mut b| b.take()).unwrap_or((true, 0));
+        if suppressed > 0 {
+            tracing::warn!(plugin = %id.name, suppressed, "plugin wrote more than {MAX_GUEST_LOG_LINES_PER_SEC} log lines per second; lines were dropped");
+        }
+        if !allowed {
+            return;
+        }
         let fields = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
         macro_rules! ev {
             ($lvl:expr) => {
@@ -190,6 +238,11 @@ impl LiveInstance {
     /// Runs one batch through the instance.
     pub(crate) fn call(&mut self, p: &PluginInner, batch: &Batch<'_>) -> Result<Vec<Outcome>, CallError> {
         self.store.set_epoch_deadline(p.ticks);
+        // What happened in earlier calls must not colour this one's failure report: a
+        // refused growth the guest survived, or stderr lines it wrote along the way.
+        let state = self.store.data_mut();
+        state.limiter.memory_breached = false;
+        state.stderr.clear();
         let n = batch.messages.len();
         let invalid = |detail: String| CallError::InvalidOutput { plugin: p.id.name.clone(), detail };
         match &self.guest {

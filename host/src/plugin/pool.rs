@@ -156,6 +156,7 @@ impl PluginEngine {
             pipeline: spec.pipeline.clone(),
             stage: spec.stage.clone(),
             counters: Mutex::default(),
+            log_budget: Mutex::default(),
         });
         let mut inner = PluginInner {
             id,
@@ -207,6 +208,9 @@ impl Plugin {
     /// dropped and the next call starts a fresh one.
     pub fn process(&self, batch: &Batch<'_>) -> Result<Vec<Outcome>, CallError> {
         let p = &*self.inner;
+        if batch.messages.is_empty() {
+            return Ok(Vec::new());
+        }
         p.calls.fetch_add(1, Ordering::Relaxed);
         let idle = p.idle.lock().ok().and_then(|mut v| v.pop());
         let mut inst = match idle {

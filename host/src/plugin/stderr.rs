@@ -32,6 +32,13 @@ impl StderrTail {
         buf.extend(bytes);
     }
 
+    /// Forgets what was captured.
+    pub fn clear(&self) {
+        if let Ok(mut buf) = self.0.lock() {
+            buf.clear();
+        }
+    }
+
     /// Takes what was captured (lossy UTF-8, trimmed) and empties the buffer.
     pub fn take(&self) -> String {
         let Ok(mut buf) = self.0.lock() else { return String::new() };

@@ -104,6 +104,11 @@ fn put_u32(buf: &mut Vec<u8>, v: u32) {
 }
 
 #[inline]
+fn len32(len: usize) -> [u8; 4] {
+    u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes()
+}
+
+#[inline]
 fn put_len(buf: &mut Vec<u8>, len: usize) {
     // Buffers over 4 GiB cannot cross the component boundary anyway.
     put_u32(buf, u32::try_from(len).unwrap_or(u32::MAX));
@@ -146,6 +151,7 @@ impl<'a> Cursor<'a> {
         Ok(b)
     }
 
+    #[inline]
     fn u32(&mut self, what: &str) -> Result<u32, FrameError> {
         let v = get_u32(self.buf, self.pos)
             .ok_or_else(|| FrameError::new(self.pos, format!("buffer ends before {what}")))?;
@@ -153,18 +159,23 @@ impl<'a> Cursor<'a> {
         Ok(v)
     }
 
+    #[inline]
     fn bytes(&mut self, len: usize, what: &str) -> Result<&'a [u8], FrameError> {
-        let end = self.pos.checked_add(len).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
-            FrameError::new(
-                self.pos,
-                format!("{what} of {len} bytes runs past the end of the buffer ({} bytes)", self.buf.len()),
-            )
-        })?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+        match self.buf.get(self.pos..).and_then(|b| b.get(..len)) {
+            Some(s) => {
+                self.pos += len;
+                Ok(s)
+            }
+            None => Err(self.past_end(len, what)),
+        }
     }
 
+    #[cold]
+    fn past_end(&self, len: usize, what: &str) -> FrameError {
+        FrameError::new(self.pos, format!("{what} of {len} bytes runs past the end of the buffer ({} bytes)", self.buf.len()))
+    }
+
+    #[inline]
     fn sized(&mut self, what: &str) -> Result<&'a [u8], FrameError> {
         let len = self.u32(what)? as usize;
         self.bytes(len, what)
@@ -247,24 +258,27 @@ impl BatchEncoder {
     }
 
     /// Appends one message frame.
+    #[inline]
     pub fn push<K: AsRef<str>, P: AsRef<str>>(&mut self, m: &MessageFields<'_, K, P>) {
         let keys_len: usize = m.keys.iter().map(|k| 4 + k.as_ref().len()).sum();
         let props_len: usize =
             m.properties.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len()).sum();
         let tags = m.tags.unwrap_or("");
-        let frame_len = FRAME_HEADER_LEN + m.message_id.len() + keys_len + tags.len() + props_len + m.body.len();
+        let lens = [m.message_id.len(), keys_len, tags.len(), props_len, m.body.len()];
+        let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
+        // The fixed header is assembled on the stack and appended in one copy.
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        h[0..4].copy_from_slice(&len32(frame_len));
+        h[4..8].copy_from_slice(&(if m.tags.is_some() { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
+        h[8..16].copy_from_slice(&m.queue_offset.to_le_bytes());
+        h[16..24].copy_from_slice(&m.born_timestamp_ms.to_le_bytes());
+        h[24..28].copy_from_slice(&m.reconsume_count.to_le_bytes());
+        for (i, l) in lens.iter().enumerate() {
+            h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
+        }
         let b = &mut self.buf;
         b.reserve(frame_len);
-        put_len(b, frame_len);
-        put_u32(b, if m.tags.is_some() { FLAG_HAS_TAGS } else { 0 });
-        b.extend_from_slice(&m.queue_offset.to_le_bytes());
-        b.extend_from_slice(&m.born_timestamp_ms.to_le_bytes());
-        put_u32(b, m.reconsume_count);
-        put_len(b, m.message_id.len());
-        put_len(b, keys_len);
-        put_len(b, tags.len());
-        put_len(b, props_len);
-        put_len(b, m.body.len());
+        b.extend_from_slice(&h);
         b.extend_from_slice(m.message_id.as_bytes());
         for k in m.keys {
             put_bytes(b, k.as_ref().as_bytes());
@@ -394,43 +408,37 @@ pub struct MessageView<'a> {
 }
 
 impl<'a> MessageView<'a> {
+    #[inline]
     fn parse(buf: &'a [u8], at: usize) -> Result<Self, FrameError> {
-        let h = |off: usize| {
-            get_u32(buf, at + off).ok_or_else(|| FrameError::new(at, "message frame header cut short"))
+        let Some(h) = buf.get(at..).and_then(|b| b.first_chunk::<FRAME_HEADER_LEN>()) else {
+            return Err(FrameError::new(at, "message frame header cut short"));
         };
-        let frame_len = h(0)? as usize;
-        let flags = h(4)?;
-        let queue_offset = get_i64(buf, at + 8).ok_or_else(|| FrameError::new(at, "message frame header cut short"))?;
-        let born = get_i64(buf, at + 16).ok_or_else(|| FrameError::new(at, "message frame header cut short"))?;
-        let reconsume_count = h(24)?;
-        let lens = [h(28)?, h(32)?, h(36)?, h(40)?, h(44)?].map(|l| l as usize);
-        let total: usize = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
+        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) as usize;
+        let i64_at = |o: usize| {
+            i64::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3], h[o + 4], h[o + 5], h[o + 6], h[o + 7]])
+        };
+        let frame_len = u32_at(0);
+        let lens = [u32_at(28), u32_at(32), u32_at(36), u32_at(40), u32_at(44)];
+        let total = lens.iter().fold(FRAME_HEADER_LEN, |a, l| a.saturating_add(*l));
         if total != frame_len {
             return Err(FrameError::new(at, format!("frame length {frame_len} does not match its fields ({total})")));
         }
-        if at + frame_len > buf.len() {
+        let Some(frame) = buf.get(at..).and_then(|b| b.get(..frame_len)) else {
             return Err(FrameError::new(at, format!("frame of {frame_len} bytes runs past the end of the buffer")));
-        }
-        let mut pos = at + FRAME_HEADER_LEN;
-        let mut take = |len: usize| {
-            let s = &buf[pos..pos + len];
-            pos += len;
-            s
         };
-        let message_id = take(lens[0]);
-        let keys = take(lens[1]);
-        let tags = take(lens[2]);
-        let properties = take(lens[3]);
-        let body = take(lens[4]);
+        let (message_id, rest) = frame[FRAME_HEADER_LEN..].split_at(lens[0]);
+        let (keys, rest) = rest.split_at(lens[1]);
+        let (tags, rest) = rest.split_at(lens[2]);
+        let (properties, body) = rest.split_at(lens[3]);
         Ok(Self {
-            queue_offset,
-            born_timestamp_ms: born,
-            reconsume_count,
+            queue_offset: i64_at(8),
+            born_timestamp_ms: i64_at(16),
+            reconsume_count: u32_at(24) as u32,
             frame_len,
             base: at,
             message_id,
             keys,
-            tags: (flags & FLAG_HAS_TAGS != 0).then_some(tags),
+            tags: (u32_at(4) as u32 & FLAG_HAS_TAGS != 0).then_some(tags),
             properties,
             body,
         })
@@ -466,6 +474,7 @@ impl<'a> MessageView<'a> {
     ///
     /// # Errors
     /// When the properties block is malformed.
+    #[inline]
     pub fn property(&self, key: &str) -> Result<Option<&'a str>, FrameError> {
         let mut c = Cursor { buf: self.properties, pos: 0 };
         while c.pos < c.buf.len() {
