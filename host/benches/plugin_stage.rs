@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use sluice::message::{Batch, Message, Outcome, Output};
+use sluice::message::{Batch, Message, MessageParts, Outcome};
 use sluice::plugin::{BatchProcessor, EngineConfig, NativeStage, PluginEngine, PluginSpec};
 
 const BATCHES: [usize; 4] = [1, 16, 64, 256];
@@ -28,7 +28,7 @@ static SAMPLES: Mutex<Samples> = Mutex::new(BTreeMap::new());
 
 fn messages(n: usize, body: usize) -> Vec<Message> {
     (0..n)
-        .map(|i| Message {
+        .map(|i| MessageParts {
             queue_offset: i as i64,
             message_id: format!("7F000001{i:024X}"),
             keys: vec![format!("order-{}", i % 100)],
@@ -41,7 +41,8 @@ fn messages(n: usize, body: usize) -> Vec<Message> {
             body: vec![b'x'; body].into(),
             born_timestamp_ms: 1_700_000_000_000 + i as i64,
             ..Default::default()
-        })
+        }
+        .build())
         .collect()
 }
 
@@ -88,14 +89,14 @@ fn main() {
     let filter = load(sluice_test_plugins::PROPERTY_FILTER, &[("property", "region"), ("equals", "eu")]);
     let native_filter = NativeStage(|m: &Message| if m.property("region") == Some("eu") { Outcome::Keep } else { Outcome::Drop });
     let typed_filter = load(sluice_test_plugins::TAG_FILTER, &[("tags", "paid")]);
-    let native_tag_filter = NativeStage(|m: &Message| if m.tags.as_deref() == Some("paid") { Outcome::Keep } else { Outcome::Drop });
+    let native_tag_filter = NativeStage(|m: &Message| if m.tags() == Some("paid") { Outcome::Keep } else { Outcome::Drop });
     let unchanged = load(sluice_test_plugins::PASSTHROUGH, &[]);
     let native_unchanged = NativeStage(|_: &Message| Outcome::Keep);
     let replace = load(sluice_test_plugins::SET_PROPERTY, &[("key", "enriched"), ("value", "yes")]);
     let native_replace = NativeStage(|m: &Message| {
-        let mut props = m.properties.clone();
-        props.push(("enriched".into(), "yes".into()));
-        Outcome::Replace(vec![Output { properties: Some(props), ..Default::default() }])
+        let mut parts = m.to_parts();
+        parts.properties.push(("enriched".into(), "yes".into()));
+        Outcome::Replace(vec![parts.build()])
     });
 
     bench_case(&mut c, "filter", "wasm", &filter);

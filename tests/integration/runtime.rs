@@ -9,7 +9,7 @@ use sluice::message::{Batch, Message, Outcome};
 use sluice::plugin::{CacheStatus, CallError, EngineConfig, FailureClass, LoadError, OptLevel, PluginEngine, PluginSpec};
 use sluice_test_plugins::{CHAOS, JSON_FILTER, PROPERTY_FILTER};
 
-use crate::util::{engine, load, msg, run};
+use crate::util::{engine, load, parts, run};
 
 fn chaos_with(f: impl FnOnce(&mut PluginSpec)) -> sluice::plugin::Plugin {
     let mut spec = PluginSpec::new(CHAOS);
@@ -87,7 +87,8 @@ fn outputs_are_bounded_per_message() {
     let out = run(&plugin, &["fanout"]).unwrap();
     let Outcome::Replace(outputs) = &out[0] else { panic!("{out:?}") };
     assert_eq!(outputs.len(), 1000);
-    assert_eq!(outputs[999].body.as_deref(), Some(&b"999"[..]));
+    assert_eq!(&outputs[999].body()[..], b"999");
+    assert_eq!(outputs[999].message_id(), "m0", "outputs keep their input's message id");
 
     let plugin = chaos_with(|s| s.limits.max_outputs_per_message = 100);
     let err = run(&plugin, &["fanout"]).unwrap_err();
@@ -205,9 +206,9 @@ fn one_plugin_serves_many_threads_with_an_instance_each() {
     let plugin = load(PROPERTY_FILTER, &[("property", "region"), ("equals", "eu")]);
     let messages: Vec<Message> = (0..64)
         .map(|i| {
-            let mut m = msg(i, "x");
+            let mut m = parts(i, "x");
             m.properties = vec![("region".into(), if i % 2 == 0 { "eu" } else { "us" }.into())];
-            m
+            m.build()
         })
         .collect();
     std::thread::scope(|s| {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use sluice::message::{Batch, Message, Outcome};
+use sluice::message::{Batch, Message, MessageParts, Outcome};
 use sluice::plugin::{EngineConfig, Plugin, PluginEngine, PluginSpec};
 
 /// The repository root.
@@ -41,7 +41,12 @@ pub fn load(path: &str, config: &[(&str, &str)]) -> Plugin {
 
 /// A message with this body and an offset.
 pub fn msg(offset: i64, body: impl Into<bytes::Bytes>) -> Message {
-    Message { queue_offset: offset, message_id: format!("m{offset}"), body: body.into(), ..Default::default() }
+    parts(offset, body).build()
+}
+
+/// The parts of a message with this body and an offset, to add fields to.
+pub fn parts(offset: i64, body: impl Into<bytes::Bytes>) -> MessageParts {
+    MessageParts { queue_offset: offset, message_id: format!("m{offset}"), body: body.into(), ..Default::default() }
 }
 
 /// Runs one batch of bodies through a plugin.

@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::message::Message;
+use crate::message::{Message, MessageParts};
 
 /// One line of input.
 #[derive(Debug, Deserialize)]
@@ -87,7 +87,7 @@ pub fn parse_line(line: &str, index: usize) -> Result<InputMessage, String> {
     Ok(InputMessage {
         topic: l.topic.unwrap_or_else(|| "test".into()),
         queue_id: l.queue_id.unwrap_or(0),
-        message: Message {
+        message: MessageParts {
             queue_offset: l.queue_offset.unwrap_or(index as i64),
             message_id: l.message_id.unwrap_or_else(|| format!("msg-{}", index + 1)),
             keys: l.keys.or(l.key.map(|k| vec![k])).unwrap_or_default(),
@@ -97,17 +97,17 @@ pub fn parse_line(line: &str, index: usize) -> Result<InputMessage, String> {
             born_timestamp_ms: l.born_timestamp_ms,
             reconsume_count: l.reconsume_count,
             destination: l.destination,
-        },
+        }
+        .build(),
     })
 }
 
 /// A message written out in the line format.
 #[derive(Debug, Serialize)]
 pub struct MessageOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    keys: &'a [String],
+    message_id: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tag: Option<&'a str>,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
@@ -123,18 +123,19 @@ pub struct MessageOut<'a> {
 impl<'a> MessageOut<'a> {
     /// The line form of `m`: body as text when it is UTF-8, else as base64.
     pub fn new(m: &'a Message) -> Self {
-        let (body, body_base64) = match std::str::from_utf8(&m.body) {
+        let v = m.view();
+        let (body, body_base64) = match std::str::from_utf8(v.body) {
             Ok(s) => (Some(s), None),
-            Err(_) => (None, Some(B64.encode(&m.body))),
+            Err(_) => (None, Some(B64.encode(v.body))),
         };
         Self {
-            message_id: Some(&m.message_id),
-            keys: &m.keys,
-            tag: m.tags.as_deref(),
-            properties: m.properties.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect(),
+            message_id: m.message_id(),
+            keys: m.keys().collect(),
+            tag: m.tags(),
+            properties: m.properties().map(|(k, v)| (k.to_owned(), serde_json::Value::from(v))).collect(),
             body,
             body_base64,
-            destination: m.destination.as_deref(),
+            destination: m.destination(),
         }
     }
 }
@@ -146,11 +147,11 @@ mod tests {
     #[test]
     fn bodies_in_all_three_forms() {
         let m = parse_line(r#"{"body": "hi"}"#, 0).unwrap();
-        assert_eq!(&m.message.body[..], b"hi");
+        assert_eq!(&m.message.body()[..], b"hi");
         let m = parse_line(r#"{"body": {"a": 1}}"#, 0).unwrap();
-        assert_eq!(&m.message.body[..], br#"{"a":1}"#);
+        assert_eq!(&m.message.body()[..], br#"{"a":1}"#);
         let m = parse_line(r#"{"body_base64": "/wA="}"#, 4).unwrap();
-        assert_eq!((&m.message.body[..], m.message.queue_offset, m.message.message_id.as_str()), (&[0xff, 0][..], 4, "msg-5"));
+        assert_eq!((&m.message.body()[..], m.message.queue_offset(), m.message.message_id()), (&[0xff, 0][..], 4, "msg-5"));
         assert!(parse_line(r#"{"bdy": "x"}"#, 0).unwrap_err().contains("unknown field `bdy`"));
         assert!(parse_line(r#"{"key": "a", "keys": ["b"]}"#, 0).unwrap_err().contains("either"));
     }

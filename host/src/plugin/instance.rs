@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use sluice_frames::{BatchEncoder, BatchHeader, MessageFields, OutcomeReader, OutcomeView};
+use sluice_frames::{BatchEncoder, BatchHeader, OutcomeReader, OutcomeView, merge_output};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -18,7 +18,7 @@ use super::bindings::sluice::plugin::{host, types};
 use super::error::CallError;
 use super::pool::PluginInner;
 use super::stderr::StderrTail;
-use crate::message::{Batch, Outcome, Output, PluginFailure};
+use crate::message::{Batch, Message, Outcome, PluginFailure};
 
 /// Most distinct counter names one plugin may create.
 pub const MAX_GUEST_COUNTERS: usize = 64;
@@ -248,18 +248,10 @@ impl LiveInstance {
         match &self.guest {
             Guest::FilterFrames(_) | Guest::TransformFrames(_) => {
                 let header = BatchHeader { topic: batch.topic, queue_id: batch.queue_id, pipeline: &p.id.pipeline, stage: &p.id.stage };
+                // Messages are stored as frames: a batch is the header and a copy of each.
                 let mut enc = BatchEncoder::new(std::mem::take(&mut self.scratch), &header);
                 for m in batch.messages {
-                    enc.push(&MessageFields {
-                        queue_offset: m.queue_offset,
-                        born_timestamp_ms: m.born_timestamp_ms,
-                        reconsume_count: m.reconsume_count,
-                        message_id: &m.message_id,
-                        keys: &m.keys,
-                        tags: m.tags.as_deref(),
-                        properties: &m.properties,
-                        body: &m.body,
-                    });
+                    enc.push_frame(m.frame());
                 }
                 let frames = enc.finish();
                 let r = match &self.guest {
@@ -270,7 +262,7 @@ impl LiveInstance {
                 self.scratch = frames;
                 let answer = self.answer(p, r)?;
                 let is_filter = matches!(self.guest, Guest::FilterFrames(_));
-                decode_frames(&answer, n, is_filter, p.limits.max_outputs_per_message).map_err(invalid)
+                decode_frames(&answer, batch.messages, is_filter, p.limits.max_outputs_per_message).map_err(invalid)
             }
             Guest::Filter(g) => {
                 let (ctx, msgs) = typed_batch(p, batch);
@@ -307,7 +299,10 @@ impl LiveInstance {
                             transform::Outcome::Replaced(outs) if outs.len() > max => {
                                 return Err(invalid(too_many(i, outs.len(), max)));
                             }
-                            transform::Outcome::Replaced(outs) => Outcome::Replace(outs.into_iter().map(typed_output).collect()),
+                            transform::Outcome::Replaced(outs) => {
+                                let input = &batch.messages[i];
+                                Outcome::Replace(outs.into_iter().map(|o| typed_output(input, o)).collect())
+                            }
                         })
                     })
                     .collect()
@@ -346,35 +341,56 @@ fn typed_batch(p: &PluginInner, batch: &Batch<'_>) -> (types::BatchContext, Vec<
     let msgs = batch
         .messages
         .iter()
-        .map(|m| types::Message {
-            queue_offset: m.queue_offset,
-            message_id: m.message_id.clone(),
-            keys: m.keys.clone(),
-            tags: m.tags.clone(),
-            properties: m.properties.iter().map(|(k, v)| types::Property { key: k.clone(), value: v.clone() }).collect(),
-            body: m.body.to_vec(),
-            born_timestamp_ms: m.born_timestamp_ms,
-            reconsume_count: m.reconsume_count,
+        .map(|m| {
+            let p = m.to_parts();
+            types::Message {
+                queue_offset: p.queue_offset,
+                message_id: p.message_id,
+                keys: p.keys,
+                tags: p.tags,
+                properties: p.properties.into_iter().map(|(key, value)| types::Property { key, value }).collect(),
+                body: p.body.to_vec(),
+                born_timestamp_ms: p.born_timestamp_ms,
+                reconsume_count: p.reconsume_count,
+            }
         })
         .collect();
     (ctx, msgs)
 }
 
-fn typed_output(o: types::Output) -> Output {
-    Output {
-        keys: o.keys,
-        tags: o.tags,
-        properties: o.properties.map(|ps| ps.into_iter().map(|p| (p.key, p.value)).collect()),
-        body: o.body.map(Bytes::from),
-        destination: o.destination,
+/// The message a typed output stands for, given its input.
+fn typed_output(input: &Message, o: types::Output) -> Message {
+    let mut p = input.to_parts();
+    if let Some(keys) = o.keys {
+        p.keys = keys;
     }
+    match o.tags {
+        Some(t) if t.is_empty() => p.tags = None,
+        Some(t) => p.tags = Some(t),
+        None => {}
+    }
+    if let Some(props) = o.properties {
+        p.properties = props.into_iter().map(|p| (p.key, p.value)).collect();
+    }
+    if let Some(body) = o.body {
+        p.body = Bytes::from(body);
+    }
+    if o.destination.is_some() {
+        p.destination = o.destination;
+    }
+    p.build()
 }
 
-/// Reads and checks an outcome buffer.
-pub(crate) fn decode_frames(buf: &[u8], n: usize, is_filter: bool, max_outputs: u32) -> Result<Vec<Outcome>, String> {
+/// Reads and checks an outcome buffer. Replaced messages are assembled from output and
+/// input by copying byte ranges into one buffer per batch, which the new messages share.
+pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max_outputs: u32) -> Result<Vec<Outcome>, String> {
+    let n = inputs.len();
     let mut r = OutcomeReader::new(buf, n).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    // (outcome index, frame ranges and destinations) of the replaced messages.
+    let mut merged: Vec<u8> = Vec::new();
+    let mut replaced: Vec<(usize, Vec<(std::ops::Range<usize>, Option<String>)>)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
         let o = match r.next_outcome().map_err(|e| e.to_string())? {
             OutcomeView::Unchanged => Outcome::Keep,
             OutcomeView::Drop => Outcome::Drop,
@@ -387,23 +403,30 @@ pub(crate) fn decode_frames(buf: &[u8], n: usize, is_filter: bool, max_outputs: 
                 return Err(too_many(i, outs.count_hint(), max_outputs as usize));
             }
             OutcomeView::Replaced(outs) => {
-                let mut v = Vec::with_capacity(outs.count_hint());
+                let view = input.view();
+                let mut ranges = Vec::with_capacity(outs.count_hint());
                 for o in outs {
                     let o = o.map_err(|e| e.to_string())?;
-                    v.push(Output {
-                        keys: o.keys.map(|k| k.iter().map(str::to_owned).collect()),
-                        tags: o.tags.map(str::to_owned),
-                        properties: o.properties.map(|ps| ps.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
-                        body: o.body.map(Bytes::copy_from_slice),
-                        destination: o.destination.map(str::to_owned),
-                    });
+                    let start = merged.len();
+                    merge_output(&mut merged, &view, &o);
+                    let destination = o.destination.map(str::to_owned).or_else(|| input.destination().map(str::to_owned));
+                    ranges.push((start..merged.len(), destination));
                 }
-                Outcome::Replace(v)
+                replaced.push((i, ranges));
+                Outcome::Replace(Vec::new())
             }
         };
         out.push(o);
     }
     r.finish().map_err(|e| e.to_string())?;
+    if !replaced.is_empty() {
+        let merged = Bytes::from(merged);
+        for (i, ranges) in replaced {
+            out[i] = Outcome::Replace(
+                ranges.into_iter().map(|(range, dest)| Message::from_trusted_frame(merged.slice(range), dest)).collect(),
+            );
+        }
+    }
     Ok(out)
 }
 

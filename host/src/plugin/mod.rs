@@ -8,14 +8,14 @@
 //! init-refused or invalid-output. Nothing a plugin does can panic or stop the host.
 //!
 //! ```no_run
-//! use sluice::message::{Batch, Message};
+//! use sluice::message::{Batch, MessageParts};
 //! use sluice::plugin::{EngineConfig, PluginEngine, PluginSpec};
 //!
 //! let engine = PluginEngine::new(&EngineConfig::default())?;
 //! let mut spec = PluginSpec::new("plugins/json_filter.wasm");
 //! spec.config = vec![("field".into(), "type".into()), ("equals".into(), "\"paid\"".into())];
 //! let plugin = engine.load(&spec)?;
-//! let messages = vec![Message { body: r#"{"type":"paid"}"#.into(), ..Default::default() }];
+//! let messages = vec![MessageParts { body: r#"{"type":"paid"}"#.into(), ..Default::default() }.build()];
 //! let outcomes = plugin.process(&Batch { topic: "orders", queue_id: 0, messages: &messages })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

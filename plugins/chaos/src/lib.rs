@@ -35,7 +35,7 @@ impl Transform for Chaos {
         Ok(Chaos)
     }
 
-    fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
+    fn transform<'a>(&'a self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
         let cmd = msg.body_str().unwrap_or("").trim();
         let (verb, arg) = cmd.split_once(':').unwrap_or((cmd, ""));
         let leak = |what: String| Ok(Output::new().body(what.into_bytes()).into());

@@ -37,7 +37,7 @@ impl Transform for MaskPii {
         Ok(Self { mask, keep_last, cards: config.parse_or("cards", true)?, emails: config.parse_or("emails", true)? })
     }
 
-    fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
+    fn transform<'a>(&'a self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
         let (body, cards, emails) = self.mask_body(msg.body());
         match body {
             None => Ok(Transformed::Unchanged),

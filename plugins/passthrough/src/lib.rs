@@ -12,7 +12,7 @@ impl Transform for Passthrough {
         Ok(Passthrough)
     }
 
-    fn transform<'a>(&self, _msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
+    fn transform<'a>(&'a self, _msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
         Ok(Transformed::Unchanged)
     }
 }

@@ -17,8 +17,8 @@ impl Transform for SetProperty {
         Ok(Self { key: config.require("key")?.to_owned(), value: config.require("value")?.to_owned() })
     }
 
-    fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
-        Ok(msg.derive().property(self.key.clone(), self.value.clone()).into())
+    fn transform<'a>(&'a self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
+        Ok(msg.derive().property(self.key.as_str(), self.value.as_str()).into())
     }
 }
 

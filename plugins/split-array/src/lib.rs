@@ -26,7 +26,7 @@ impl Transform for SplitArray {
         Ok(Self { index_property: config.get("index_property").map(str::to_owned), reject_non_array })
     }
 
-    fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
+    fn transform<'a>(&'a self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
         if msg.body().is_empty() {
             return Err(Error::reject("body is empty, not JSON"));
         }

@@ -126,14 +126,6 @@ fn get_u32(buf: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-#[inline]
-fn get_i64(buf: &[u8], at: usize) -> Option<i64> {
-    let b = buf.get(at..at.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Some(i64::from_le_bytes(a))
-}
-
 /// A cursor over a buffer that never reads past its end.
 #[derive(Clone)]
 struct Cursor<'a> {
@@ -260,35 +252,15 @@ impl BatchEncoder {
     /// Appends one message frame.
     #[inline]
     pub fn push<K: AsRef<str>, P: AsRef<str>>(&mut self, m: &MessageFields<'_, K, P>) {
-        let keys_len: usize = m.keys.iter().map(|k| 4 + k.as_ref().len()).sum();
-        let props_len: usize =
-            m.properties.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len()).sum();
-        let tags = m.tags.unwrap_or("");
-        let lens = [m.message_id.len(), keys_len, tags.len(), props_len, m.body.len()];
-        let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
-        // The fixed header is assembled on the stack and appended in one copy.
-        let mut h = [0u8; FRAME_HEADER_LEN];
-        h[0..4].copy_from_slice(&len32(frame_len));
-        h[4..8].copy_from_slice(&(if m.tags.is_some() { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
-        h[8..16].copy_from_slice(&m.queue_offset.to_le_bytes());
-        h[16..24].copy_from_slice(&m.born_timestamp_ms.to_le_bytes());
-        h[24..28].copy_from_slice(&m.reconsume_count.to_le_bytes());
-        for (i, l) in lens.iter().enumerate() {
-            h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
-        }
-        let b = &mut self.buf;
-        b.reserve(frame_len);
-        b.extend_from_slice(&h);
-        b.extend_from_slice(m.message_id.as_bytes());
-        for k in m.keys {
-            put_bytes(b, k.as_ref().as_bytes());
-        }
-        b.extend_from_slice(tags.as_bytes());
-        for (k, v) in m.properties {
-            put_bytes(b, k.as_ref().as_bytes());
-            put_bytes(b, v.as_ref().as_bytes());
-        }
-        b.extend_from_slice(m.body);
+        encode_frame(&mut self.buf, m);
+        self.count += 1;
+    }
+
+    /// Appends a frame that is already encoded (one whole frame, as [`encode_frame`] or
+    /// [`merge_output`] wrote it).
+    #[inline]
+    pub fn push_frame(&mut self, frame: &[u8]) {
+        self.buf.extend_from_slice(frame);
         self.count += 1;
     }
 
@@ -306,6 +278,72 @@ impl BatchEncoder {
     pub fn finish(mut self) -> Vec<u8> {
         self.buf[4..8].copy_from_slice(&self.count.to_le_bytes());
         self.buf
+    }
+}
+
+/// Appends one message frame to `buf`.
+#[inline]
+pub fn encode_frame<K: AsRef<str>, P: AsRef<str>>(buf: &mut Vec<u8>, m: &MessageFields<'_, K, P>) {
+        let keys_len: usize = m.keys.iter().map(|k| 4 + k.as_ref().len()).sum();
+        let props_len: usize =
+            m.properties.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len()).sum();
+        let tags = m.tags.unwrap_or("");
+        let lens = [m.message_id.len(), keys_len, tags.len(), props_len, m.body.len()];
+        let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
+        // The fixed header is assembled on the stack and appended in one copy.
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        h[0..4].copy_from_slice(&len32(frame_len));
+        h[4..8].copy_from_slice(&(if m.tags.is_some() { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
+        h[8..16].copy_from_slice(&m.queue_offset.to_le_bytes());
+        h[16..24].copy_from_slice(&m.born_timestamp_ms.to_le_bytes());
+        h[24..28].copy_from_slice(&m.reconsume_count.to_le_bytes());
+        for (i, l) in lens.iter().enumerate() {
+            h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
+        }
+        let b = buf;
+        b.reserve(frame_len);
+        b.extend_from_slice(&h);
+        b.extend_from_slice(m.message_id.as_bytes());
+        for k in m.keys {
+            put_bytes(b, k.as_ref().as_bytes());
+        }
+        b.extend_from_slice(tags.as_bytes());
+        for (k, v) in m.properties {
+            put_bytes(b, k.as_ref().as_bytes());
+            put_bytes(b, v.as_ref().as_bytes());
+        }
+        b.extend_from_slice(m.body);
+}
+
+/// Appends to `dst` the frame of the message that output `out` of input `input` stands
+/// for: every field the output sets, and the input's for the others (blocks are copied
+/// as they are, nothing is decoded). Offsets, timestamps and the message id are the
+/// input's.
+pub fn merge_output(dst: &mut Vec<u8>, input: &MessageView<'_>, out: &OutputView<'_>) {
+    let keys = out.keys.map_or(input.keys, |k| k.0);
+    let (has_tags, tags) = match (out.tags, input.tags) {
+        (Some(""), _) => (false, &b""[..]),
+        (Some(t), _) => (true, t.as_bytes()),
+        (None, Some(t)) => (true, t),
+        (None, None) => (false, &b""[..]),
+    };
+    let properties = out.properties.map_or(input.properties, |p| p.0);
+    let body = out.body.unwrap_or(input.body);
+    let lens = [input.message_id.len(), keys.len(), tags.len(), properties.len(), body.len()];
+    let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    h[0..4].copy_from_slice(&len32(frame_len));
+    h[4..8].copy_from_slice(&(if has_tags { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
+    h[8..16].copy_from_slice(&input.queue_offset.to_le_bytes());
+    h[16..24].copy_from_slice(&input.born_timestamp_ms.to_le_bytes());
+    h[24..28].copy_from_slice(&input.reconsume_count.to_le_bytes());
+    for (i, l) in lens.iter().enumerate() {
+        h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
+    }
+    dst.reserve(frame_len);
+    dst.extend_from_slice(&h);
+    for part in [input.message_id, keys, tags, properties, body] {
+        dst.extend_from_slice(part);
     }
 }
 
@@ -408,6 +446,55 @@ pub struct MessageView<'a> {
 }
 
 impl<'a> MessageView<'a> {
+    /// Reads one standalone frame (the whole of `frame`).
+    ///
+    /// # Errors
+    /// When the frame is malformed or does not fill `frame` exactly.
+    pub fn parse_frame(frame: &'a [u8]) -> Result<Self, FrameError> {
+        let v = Self::parse(frame, 0)?;
+        if v.frame_len != frame.len() {
+            return Err(FrameError::new(v.frame_len, "bytes trail the frame"));
+        }
+        Ok(v)
+    }
+
+    /// Checks every string of the frame for UTF-8 and every block for its structure.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), FrameError> {
+        self.message_id()?;
+        self.tags()?;
+        for k in self.keys() {
+            k?;
+        }
+        for p in self.properties() {
+            p?;
+        }
+        Ok(())
+    }
+
+    /// A view of nothing: no id, keys, tag, properties or body.
+    pub fn empty() -> Self {
+        Self {
+            queue_offset: 0,
+            born_timestamp_ms: 0,
+            reconsume_count: 0,
+            frame_len: 0,
+            base: 0,
+            message_id: &[],
+            keys: &[],
+            tags: None,
+            properties: &[],
+            body: &[],
+        }
+    }
+
+    /// Length of the whole frame in bytes.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+
     #[inline]
     fn parse(buf: &'a [u8], at: usize) -> Result<Self, FrameError> {
         let Some(h) = buf.get(at..).and_then(|b| b.first_chunk::<FRAME_HEADER_LEN>()) else {
@@ -1003,6 +1090,36 @@ mod tests {
         let OutcomeView::Replaced(outs) = r.next_outcome().unwrap() else { panic!() };
         assert_eq!(outs.count(), 0);
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn merged_outputs_inherit_what_they_do_not_set() {
+        let buf = batch();
+        let v = BatchView::parse(&buf).unwrap();
+        let input = v.messages().next().unwrap().unwrap();
+        let mut w = OutcomeWriter::new(Vec::new());
+        w.replaced();
+        let mut props = PropertiesBlock::default();
+        props.push("x", "y");
+        w.output(&OutputFields { properties: Some(&props.0), body: Some(b"new"), ..Default::default() });
+        w.output(&OutputFields { tags: Some(""), ..Default::default() });
+        let answer = w.finish();
+        let mut r = OutcomeReader::new(&answer, 1).unwrap();
+        let OutcomeView::Replaced(outs) = r.next_outcome().unwrap() else { panic!() };
+        let outs: Vec<_> = outs.collect::<Result<_, _>>().unwrap();
+        let mut frame = Vec::new();
+        merge_output(&mut frame, &input, &outs[0]);
+        let m = MessageView::parse_frame(&frame).unwrap();
+        m.validate().unwrap();
+        assert_eq!((m.queue_offset, m.message_id().unwrap(), m.body), (10, "A1", &b"new"[..]));
+        assert_eq!(m.keys().collect::<Result<Vec<_>, _>>().unwrap(), ["k1", "k2"]);
+        assert_eq!(m.properties().collect::<Result<Vec<_>, _>>().unwrap(), [("x", "y")]);
+        assert_eq!(m.tags().unwrap(), Some(""));
+        let mut frame = Vec::new();
+        merge_output(&mut frame, &input, &outs[1]);
+        let m = MessageView::parse_frame(&frame).unwrap();
+        assert_eq!((m.tags().unwrap(), m.body), (None, &[0xff, 0x00, b'x'][..]), "an empty tag removes the tag");
+        assert!(MessageView::parse_frame(&[frame.clone(), vec![0]].concat()).is_err());
     }
 
     #[test]

@@ -54,7 +54,7 @@
 //!         Ok(Upper)
 //!     }
 //!
-//!     fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
+//!     fn transform<'a>(&'a self, msg: &Message<'a>) -> Result<Transformed<'a>, Error> {
 //!         let text = msg.body_str().ok_or_else(|| Error::reject("body is not UTF-8"))?;
 //!         Ok(Output::new().body(text.to_uppercase().into_bytes()).into())
 //!     }
@@ -142,11 +142,12 @@ pub trait Transform: Sized + 'static {
     /// A configuration the plugin cannot work with.
     fn init(config: &Config) -> Result<Self, ConfigError>;
 
-    /// What becomes of one message.
+    /// What becomes of one message. Outputs may borrow from the message and from the
+    /// plugin itself (its configuration), so that nothing is copied that need not be.
     ///
     /// # Errors
     /// [`Error::retry`] or [`Error::reject`]: the stage's failure policy applies.
-    fn transform<'a>(&self, msg: &Message<'a>) -> Result<Transformed<'a>, Error>;
+    fn transform<'a>(&'a self, msg: &Message<'a>) -> Result<Transformed<'a>, Error>;
 }
 
 /// Exports a [`Filter`] implementation as the component's plugin.
