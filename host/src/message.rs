@@ -89,16 +89,19 @@ impl Message {
 
     /// The frame, read in place. Frames are checked when a message is made, so reading
     /// cannot fail; an impossible failure reads as an empty message rather than a panic.
+    #[inline]
     pub fn view(&self) -> MessageView<'_> {
         MessageView::parse_frame(&self.frame).unwrap_or_else(|_| MessageView::empty())
     }
 
     /// Position in its RocketMQ queue.
+    #[inline]
     pub fn queue_offset(&self) -> i64 {
-        self.view().queue_offset
+        self.view().queue_offset()
     }
 
     /// RocketMQ message id.
+    #[inline]
     pub fn message_id(&self) -> &str {
         self.view().message_id().unwrap_or_default()
     }
@@ -109,6 +112,7 @@ impl Message {
     }
 
     /// The tag, if any.
+    #[inline]
     pub fn tags(&self) -> Option<&str> {
         self.view().tags().unwrap_or_default()
     }
@@ -119,6 +123,7 @@ impl Message {
     }
 
     /// The value of the first property named `key`.
+    #[inline]
     pub fn property(&self, key: &str) -> Option<&str> {
         self.view().property(key).unwrap_or_default()
     }
@@ -126,18 +131,18 @@ impl Message {
     /// The body (shares the frame's memory).
     pub fn body(&self) -> Bytes {
         let v = self.view();
-        let start = self.frame.len() - v.body.len();
+        let start = self.frame.len() - v.body().len();
         self.frame.slice(start..)
     }
 
     /// Producer timestamp, ms since the Unix epoch.
     pub fn born_timestamp_ms(&self) -> i64 {
-        self.view().born_timestamp_ms
+        self.view().born_timestamp_ms()
     }
 
     /// Retries already made in the current stage.
     pub fn reconsume_count(&self) -> u32 {
-        self.view().reconsume_count
+        self.view().reconsume_count()
     }
 
     /// Where a plugin routed this message; `None` = the pipeline's default sinks.
@@ -149,14 +154,14 @@ impl Message {
     pub fn to_parts(&self) -> MessageParts {
         let v = self.view();
         MessageParts {
-            queue_offset: v.queue_offset,
+            queue_offset: v.queue_offset(),
             message_id: self.message_id().to_owned(),
             keys: self.keys().map(str::to_owned).collect(),
             tags: self.tags().map(str::to_owned),
             properties: self.properties().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
             body: self.body(),
-            born_timestamp_ms: v.born_timestamp_ms,
-            reconsume_count: v.reconsume_count,
+            born_timestamp_ms: v.born_timestamp_ms(),
+            reconsume_count: v.reconsume_count(),
             destination: self.destination.clone(),
         }
     }

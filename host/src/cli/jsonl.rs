@@ -124,9 +124,9 @@ impl<'a> MessageOut<'a> {
     /// The line form of `m`: body as text when it is UTF-8, else as base64.
     pub fn new(m: &'a Message) -> Self {
         let v = m.view();
-        let (body, body_base64) = match std::str::from_utf8(v.body) {
+        let (body, body_base64) = match std::str::from_utf8(v.body()) {
             Ok(s) => (Some(s), None),
-            Err(_) => (None, Some(B64.encode(v.body))),
+            Err(_) => (None, Some(B64.encode(v.body()))),
         };
         Self {
             message_id: m.message_id(),

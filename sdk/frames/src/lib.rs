@@ -126,6 +126,11 @@ fn get_u32(buf: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+#[cold]
+fn trailing(at: usize) -> FrameError {
+    FrameError::new(at, "bytes trail the frame")
+}
+
 /// A cursor over a buffer that never reads past its end.
 #[derive(Clone)]
 struct Cursor<'a> {
@@ -182,9 +187,27 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The `u32`-length-prefixed field at `pos` of `b`, and the position after it.
+#[inline]
+fn sized_at(b: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let len = b.get(pos..pos.checked_add(4)?)?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let start = pos + 4;
+    let end = start.checked_add(len)?;
+    Some((b.get(start..end)?, end))
+}
+
+#[inline]
 fn utf8<'a>(raw: &'a [u8], at: usize, what: &str) -> Result<&'a str, FrameError> {
-    core::str::from_utf8(raw)
-        .map_err(|e| FrameError::new(at + e.valid_up_to(), format!("{what} is not valid UTF-8")))
+    match core::str::from_utf8(raw) {
+        Ok(s) => Ok(s),
+        Err(e) => Err(not_utf8(at + e.valid_up_to(), what)),
+    }
+}
+
+#[cold]
+fn not_utf8(at: usize, what: &str) -> FrameError {
+    FrameError::new(at, format!("{what} is not valid UTF-8"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -320,29 +343,29 @@ pub fn encode_frame<K: AsRef<str>, P: AsRef<str>>(buf: &mut Vec<u8>, m: &Message
 /// as they are, nothing is decoded). Offsets, timestamps and the message id are the
 /// input's.
 pub fn merge_output(dst: &mut Vec<u8>, input: &MessageView<'_>, out: &OutputView<'_>) {
-    let keys = out.keys.map_or(input.keys, |k| k.0);
-    let (has_tags, tags) = match (out.tags, input.tags) {
+    let keys = out.keys.map_or(input.part(1), |k| k.0);
+    let (has_tags, tags) = match (out.tags, input.raw_tags()) {
         (Some(""), _) => (false, &b""[..]),
         (Some(t), _) => (true, t.as_bytes()),
         (None, Some(t)) => (true, t),
         (None, None) => (false, &b""[..]),
     };
-    let properties = out.properties.map_or(input.properties, |p| p.0);
-    let body = out.body.unwrap_or(input.body);
-    let lens = [input.message_id.len(), keys.len(), tags.len(), properties.len(), body.len()];
+    let properties = out.properties.map_or(input.part(3), |p| p.0);
+    let body = out.body.unwrap_or(input.body());
+    let message_id = input.part(0);
+    let lens = [message_id.len(), keys.len(), tags.len(), properties.len(), body.len()];
     let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
     let mut h = [0u8; FRAME_HEADER_LEN];
     h[0..4].copy_from_slice(&len32(frame_len));
     h[4..8].copy_from_slice(&(if has_tags { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
-    h[8..16].copy_from_slice(&input.queue_offset.to_le_bytes());
-    h[16..24].copy_from_slice(&input.born_timestamp_ms.to_le_bytes());
-    h[24..28].copy_from_slice(&input.reconsume_count.to_le_bytes());
+    h[8..24].copy_from_slice(&input.frame[8..24]);
+    h[24..28].copy_from_slice(&input.reconsume_count().to_le_bytes());
     for (i, l) in lens.iter().enumerate() {
         h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
     }
     dst.reserve(frame_len);
     dst.extend_from_slice(&h);
-    for part in [input.message_id, keys, tags, properties, body] {
+    for part in [message_id, keys, tags, properties, body] {
         dst.extend_from_slice(part);
     }
 }
@@ -415,7 +438,7 @@ impl<'a> Iterator for MessageIter<'a> {
         let at = self.pos;
         let r = MessageView::parse(self.buf, at);
         match &r {
-            Ok(m) => self.pos = at + m.frame_len,
+            Ok(m) => self.pos = at + m.frame.len(),
             Err(_) => self.left = 0,
         }
         Some(r)
@@ -427,22 +450,14 @@ impl<'a> Iterator for MessageIter<'a> {
 }
 
 /// One message frame, read in place. Strings are checked for UTF-8 when read.
+///
+/// Small on purpose (a slice and five lengths): it is made once per message per call, in
+/// the guest's batch loop and in the host's accessors.
 #[derive(Debug, Clone, Copy)]
 pub struct MessageView<'a> {
-    /// Queue offset.
-    pub queue_offset: i64,
-    /// Producer timestamp, ms since the Unix epoch.
-    pub born_timestamp_ms: i64,
-    /// Retries already made in this stage.
-    pub reconsume_count: u32,
-    frame_len: usize,
+    frame: &'a [u8],
     base: usize,
-    message_id: &'a [u8],
-    keys: &'a [u8],
-    tags: Option<&'a [u8]>,
-    properties: &'a [u8],
-    /// Body bytes (any bytes; may be empty).
-    pub body: &'a [u8],
+    lens: [u32; 5],
 }
 
 impl<'a> MessageView<'a> {
@@ -450,10 +465,11 @@ impl<'a> MessageView<'a> {
     ///
     /// # Errors
     /// When the frame is malformed or does not fill `frame` exactly.
+    #[inline]
     pub fn parse_frame(frame: &'a [u8]) -> Result<Self, FrameError> {
         let v = Self::parse(frame, 0)?;
-        if v.frame_len != frame.len() {
-            return Err(FrameError::new(v.frame_len, "bytes trail the frame"));
+        if v.frame.len() != frame.len() {
+            return Err(trailing(v.frame.len()));
         }
         Ok(v)
     }
@@ -476,23 +492,17 @@ impl<'a> MessageView<'a> {
 
     /// A view of nothing: no id, keys, tag, properties or body.
     pub fn empty() -> Self {
-        Self {
-            queue_offset: 0,
-            born_timestamp_ms: 0,
-            reconsume_count: 0,
-            frame_len: 0,
-            base: 0,
-            message_id: &[],
-            keys: &[],
-            tags: None,
-            properties: &[],
-            body: &[],
-        }
+        Self { frame: &[], base: 0, lens: [0; 5] }
     }
 
     /// Length of the whole frame in bytes.
     pub fn frame_len(&self) -> usize {
-        self.frame_len
+        self.frame.len()
+    }
+
+    /// The whole frame.
+    pub fn frame(&self) -> &'a [u8] {
+        self.frame
     }
 
     #[inline]
@@ -500,35 +510,63 @@ impl<'a> MessageView<'a> {
         let Some(h) = buf.get(at..).and_then(|b| b.first_chunk::<FRAME_HEADER_LEN>()) else {
             return Err(FrameError::new(at, "message frame header cut short"));
         };
-        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) as usize;
-        let i64_at = |o: usize| {
-            i64::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3], h[o + 4], h[o + 5], h[o + 6], h[o + 7]])
-        };
-        let frame_len = u32_at(0);
+        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let frame_len = u32_at(0) as usize;
         let lens = [u32_at(28), u32_at(32), u32_at(36), u32_at(40), u32_at(44)];
-        let total = lens.iter().fold(FRAME_HEADER_LEN, |a, l| a.saturating_add(*l));
+        let total = lens.iter().fold(FRAME_HEADER_LEN, |a, l| a.saturating_add(*l as usize));
         if total != frame_len {
             return Err(FrameError::new(at, format!("frame length {frame_len} does not match its fields ({total})")));
         }
         let Some(frame) = buf.get(at..).and_then(|b| b.get(..frame_len)) else {
             return Err(FrameError::new(at, format!("frame of {frame_len} bytes runs past the end of the buffer")));
         };
-        let (message_id, rest) = frame[FRAME_HEADER_LEN..].split_at(lens[0]);
-        let (keys, rest) = rest.split_at(lens[1]);
-        let (tags, rest) = rest.split_at(lens[2]);
-        let (properties, body) = rest.split_at(lens[3]);
-        Ok(Self {
-            queue_offset: i64_at(8),
-            born_timestamp_ms: i64_at(16),
-            reconsume_count: u32_at(24) as u32,
-            frame_len,
-            base: at,
-            message_id,
-            keys,
-            tags: (u32_at(4) as u32 & FLAG_HAS_TAGS != 0).then_some(tags),
-            properties,
-            body,
-        })
+        Ok(Self { frame, base: at, lens })
+    }
+
+    #[inline]
+    fn u64_at(&self, o: usize) -> u64 {
+        self.frame.get(o..o + 8).and_then(|b| b.first_chunk::<8>()).map_or(0, |b| u64::from_le_bytes(*b))
+    }
+
+    #[inline]
+    fn u32_at(&self, o: usize) -> u32 {
+        self.frame.get(o..o + 4).and_then(|b| b.first_chunk::<4>()).map_or(0, |b| u32::from_le_bytes(*b))
+    }
+
+    /// Field `i` (0 id, 1 keys, 2 tags, 3 properties, 4 body) as raw bytes.
+    #[inline]
+    fn part(&self, i: usize) -> &'a [u8] {
+        let start = FRAME_HEADER_LEN + self.lens[..i].iter().map(|l| *l as usize).sum::<usize>();
+        self.frame.get(start..start + self.lens[i] as usize).unwrap_or_default()
+    }
+
+    /// Queue offset.
+    #[inline]
+    pub fn queue_offset(&self) -> i64 {
+        self.u64_at(8) as i64
+    }
+
+    /// Producer timestamp, ms since the Unix epoch.
+    #[inline]
+    pub fn born_timestamp_ms(&self) -> i64 {
+        self.u64_at(16) as i64
+    }
+
+    /// Retries already made in this stage.
+    #[inline]
+    pub fn reconsume_count(&self) -> u32 {
+        self.u32_at(24)
+    }
+
+    /// Body bytes (any bytes; may be empty).
+    #[inline]
+    pub fn body(&self) -> &'a [u8] {
+        self.part(4)
+    }
+
+    #[inline]
+    fn raw_tags(&self) -> Option<&'a [u8]> {
+        (self.u32_at(4) & FLAG_HAS_TAGS != 0).then(|| self.part(2))
     }
 
     /// The message id.
@@ -536,7 +574,7 @@ impl<'a> MessageView<'a> {
     /// # Errors
     /// When the bytes are not UTF-8 (a host that follows the layout never sends that).
     pub fn message_id(&self) -> Result<&'a str, FrameError> {
-        utf8(self.message_id, self.base, "message id")
+        utf8(self.part(0), self.base, "message id")
     }
 
     /// The tag, if the message has one.
@@ -544,17 +582,17 @@ impl<'a> MessageView<'a> {
     /// # Errors
     /// When the bytes are not UTF-8.
     pub fn tags(&self) -> Result<Option<&'a str>, FrameError> {
-        self.tags.map(|t| utf8(t, self.base, "tags")).transpose()
+        self.raw_tags().map(|t| utf8(t, self.base, "tags")).transpose()
     }
 
     /// The keys, in order.
     pub fn keys(&self) -> StrList<'a> {
-        StrList { c: Cursor { buf: self.keys, pos: 0 }, what: "key" }
+        StrList { c: Cursor { buf: self.part(1), pos: 0 }, what: "key" }
     }
 
     /// The user properties, in order.
     pub fn properties(&self) -> PropertyIter<'a> {
-        PropertyIter { c: Cursor { buf: self.properties, pos: 0 } }
+        PropertyIter { c: Cursor { buf: self.part(3), pos: 0 } }
     }
 
     /// The value of the first property named `key`, without decoding the others.
@@ -563,26 +601,35 @@ impl<'a> MessageView<'a> {
     /// When the properties block is malformed.
     #[inline]
     pub fn property(&self, key: &str) -> Result<Option<&'a str>, FrameError> {
-        let mut c = Cursor { buf: self.properties, pos: 0 };
-        while c.pos < c.buf.len() {
-            let k = c.sized("property key")?;
-            let at = c.pos + 4;
-            let v = c.sized("property value")?;
-            if k == key.as_bytes() {
-                return utf8(v, at, "property value").map(Some);
+        // The hot path of most filters: a tight scan with one bounds check per field and
+        // the error built only when the block is malformed.
+        let b = self.part(3);
+        let key = key.as_bytes();
+        let mut pos = 0;
+        while pos < b.len() {
+            let Some((k, next)) = sized_at(b, pos) else { return Err(self.bad_properties(pos)) };
+            let Some((v, next)) = sized_at(b, next) else { return Err(self.bad_properties(next)) };
+            if k == key {
+                return utf8(v, pos, "property value").map(Some);
             }
+            pos = next;
         }
         Ok(None)
     }
 
+    #[cold]
+    fn bad_properties(&self, at: usize) -> FrameError {
+        FrameError::new(self.base + at, "properties block is malformed")
+    }
+
     /// The raw keys block (for re-encoding without decoding).
     pub fn keys_block(&self) -> &'a [u8] {
-        self.keys
+        self.part(1)
     }
 
     /// The raw properties block (for re-encoding without decoding).
     pub fn properties_block(&self) -> &'a [u8] {
-        self.properties
+        self.part(3)
     }
 }
 
@@ -1027,16 +1074,16 @@ mod tests {
         let msgs: Vec<_> = v.messages().collect::<Result<_, _>>().unwrap();
         assert_eq!(msgs.len(), 2);
         let m = &msgs[0];
-        assert_eq!((m.queue_offset, m.born_timestamp_ms, m.reconsume_count), (10, 1_700_000_000_000, 2));
+        assert_eq!((m.queue_offset(), m.born_timestamp_ms(), m.reconsume_count()), (10, 1_700_000_000_000, 2));
         assert_eq!(m.message_id().unwrap(), "A1");
         assert_eq!(m.keys().collect::<Result<Vec<_>, _>>().unwrap(), ["k1", "k2"]);
         assert_eq!(m.tags().unwrap(), Some(""), "an empty tag is not the same as no tag");
         assert_eq!(m.property("region").unwrap(), Some("eu"));
         assert_eq!(m.property("missing").unwrap(), None);
         assert_eq!(m.properties().count(), 2);
-        assert_eq!(m.body, &[0xff, 0x00, b'x']);
+        assert_eq!(m.body(), &[0xff, 0x00, b'x']);
         let m = &msgs[1];
-        assert_eq!((m.queue_offset, m.tags().unwrap(), m.body), (11, None, &b""[..]));
+        assert_eq!((m.queue_offset(), m.tags().unwrap(), m.body()), (11, None, &b""[..]));
     }
 
     #[test]
@@ -1111,14 +1158,14 @@ mod tests {
         merge_output(&mut frame, &input, &outs[0]);
         let m = MessageView::parse_frame(&frame).unwrap();
         m.validate().unwrap();
-        assert_eq!((m.queue_offset, m.message_id().unwrap(), m.body), (10, "A1", &b"new"[..]));
+        assert_eq!((m.queue_offset(), m.message_id().unwrap(), m.body()), (10, "A1", &b"new"[..]));
         assert_eq!(m.keys().collect::<Result<Vec<_>, _>>().unwrap(), ["k1", "k2"]);
         assert_eq!(m.properties().collect::<Result<Vec<_>, _>>().unwrap(), [("x", "y")]);
         assert_eq!(m.tags().unwrap(), Some(""));
         let mut frame = Vec::new();
         merge_output(&mut frame, &input, &outs[1]);
         let m = MessageView::parse_frame(&frame).unwrap();
-        assert_eq!((m.tags().unwrap(), m.body), (None, &[0xff, 0x00, b'x'][..]), "an empty tag removes the tag");
+        assert_eq!((m.tags().unwrap(), m.body()), (None, &[0xff, 0x00, b'x'][..]), "an empty tag removes the tag");
         assert!(MessageView::parse_frame(&[frame.clone(), vec![0]].concat()).is_err());
     }
 

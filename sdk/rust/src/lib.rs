@@ -382,7 +382,7 @@ impl<'a> Message<'a> {
 
     /// The position of the message in its queue.
     pub fn queue_offset(&self) -> i64 {
-        self.view.queue_offset
+        self.view.queue_offset()
     }
 
     /// The RocketMQ message id.
@@ -417,22 +417,22 @@ impl<'a> Message<'a> {
 
     /// The body bytes (possibly empty, not necessarily UTF-8).
     pub fn body(&self) -> &'a [u8] {
-        self.view.body
+        self.view.body()
     }
 
     /// The body as text, if it is UTF-8.
     pub fn body_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.view.body).ok()
+        std::str::from_utf8(self.view.body()).ok()
     }
 
     /// When the producer created the message (ms since the Unix epoch).
     pub fn born_timestamp_ms(&self) -> i64 {
-        self.view.born_timestamp_ms
+        self.view.born_timestamp_ms()
     }
 
     /// How many times this stage already retried the message.
     pub fn reconsume_count(&self) -> u32 {
-        self.view.reconsume_count
+        self.view.reconsume_count()
     }
 
     /// An output that starts from this message's properties, so that
