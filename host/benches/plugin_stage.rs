@@ -26,8 +26,9 @@ const BODIES: [usize; 2] = [100, 1024];
 type Samples = BTreeMap<(&'static str, usize, usize, &'static str), Vec<f64>>;
 static SAMPLES: Mutex<Samples> = Mutex::new(BTreeMap::new());
 
+/// A batch as a source builds it: the frames of one pull in one buffer.
 fn messages(n: usize, body: usize) -> Vec<Message> {
-    (0..n)
+    let parts: Vec<MessageParts> = (0..n)
         .map(|i| MessageParts {
             queue_offset: i as i64,
             message_id: format!("7F000001{i:024X}"),
@@ -41,9 +42,9 @@ fn messages(n: usize, body: usize) -> Vec<Message> {
             body: vec![b'x'; body].into(),
             born_timestamp_ms: 1_700_000_000_000 + i as i64,
             ..Default::default()
-        }
-        .build())
-        .collect()
+        })
+        .collect();
+    MessageParts::build_batch(&parts)
 }
 
 fn bench_case(c: &mut Criterion, scenario: &'static str, imp: &'static str, p: &dyn BatchProcessor) {

@@ -14,11 +14,25 @@ use bytes::Bytes;
 use sluice_frames::{FrameError, MessageFields, MessageView};
 
 /// One message in flight through a pipeline. Cheap to clone (the frame is shared).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// The frame lives in a buffer that may hold the frames of a whole batch back to back
+/// ([`MessageParts::build_batch`], and the outputs of a plugin call): a stage then hands
+/// the consecutive frames of a batch to a plugin without copying them on the host.
+#[derive(Clone)]
 pub struct Message {
-    frame: Bytes,
+    buf: Bytes,
+    start: usize,
+    end: usize,
     destination: Option<String>,
 }
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.frame() == other.frame() && self.destination == other.destination
+    }
+}
+
+impl Eq for Message {}
 
 /// The fields of a message, owned: build a [`Message`] from them, or take them apart.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,11 +60,48 @@ pub struct MessageParts {
 impl MessageParts {
     /// Encodes the message.
     pub fn build(&self) -> Message {
-        let mut frame = Vec::with_capacity(
-            sluice_frames::FRAME_HEADER_LEN + self.message_id.len() + self.body.len() + 16 * (self.keys.len() + 2 * self.properties.len()),
-        );
+        let mut frame = Vec::with_capacity(self.size_hint());
+        self.encode(&mut frame);
+        let end = frame.len();
+        Message { buf: frame.into(), start: 0, end, destination: self.destination.clone() }
+    }
+
+    /// Encodes many messages into one shared buffer (one allocation), as a source does
+    /// with what it pulled from one queue.
+    pub fn build_batch(parts: &[MessageParts]) -> Vec<Message> {
+        let mut buf = Vec::with_capacity(parts.iter().map(Self::size_hint).sum());
+        let ends: Vec<usize> = parts
+            .iter()
+            .map(|p| {
+                p.encode(&mut buf);
+                buf.len()
+            })
+            .collect();
+        let buf = Bytes::from(buf);
+        let mut start = 0;
+        parts
+            .iter()
+            .zip(ends)
+            .map(|(p, end)| {
+                let m = Message { buf: buf.clone(), start, end, destination: p.destination.clone() };
+                start = end;
+                m
+            })
+            .collect()
+    }
+
+    fn size_hint(&self) -> usize {
+        sluice_frames::FRAME_HEADER_LEN
+            + self.message_id.len()
+            + self.body.len()
+            + self.tags.as_ref().map_or(0, String::len)
+            + self.keys.iter().map(|k| 4 + k.len()).sum::<usize>()
+            + self.properties.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>()
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
         sluice_frames::encode_frame(
-            &mut frame,
+            buf,
             &MessageFields {
                 queue_offset: self.queue_offset,
                 born_timestamp_ms: self.born_timestamp_ms,
@@ -62,7 +113,6 @@ impl MessageParts {
                 body: &self.body,
             },
         );
-        Message { frame: frame.into(), destination: self.destination.clone() }
     }
 }
 
@@ -73,25 +123,47 @@ impl Message {
     /// When `frame` is not one well-formed frame.
     pub fn from_frame(frame: Bytes, destination: Option<String>) -> Result<Self, FrameError> {
         MessageView::parse_frame(&frame)?.validate()?;
-        Ok(Self { frame, destination })
+        let end = frame.len();
+        Ok(Self { buf: frame, start: 0, end, destination })
     }
 
-    /// A message from a frame the host assembled itself from checked parts (no second
-    /// check).
-    pub(crate) fn from_trusted_frame(frame: Bytes, destination: Option<String>) -> Self {
-        Self { frame, destination }
+    /// A message whose frame is `buf[range]`, assembled by the host itself from checked
+    /// parts (no second check).
+    pub(crate) fn from_trusted_frame(buf: Bytes, range: std::ops::Range<usize>, destination: Option<String>) -> Self {
+        Self { buf, start: range.start, end: range.end, destination }
     }
 
     /// The frame: the message in the contract's bulk layout.
-    pub fn frame(&self) -> &Bytes {
-        &self.frame
+    #[inline]
+    pub fn frame(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// The frame as shared bytes.
+    pub fn frame_bytes(&self) -> Bytes {
+        self.buf.slice(self.start..self.end)
+    }
+
+    /// If the frames of `messages` lie back to back in one buffer, that run of bytes
+    /// (what a plugin call can take without a copy on the host).
+    pub fn contiguous_frames(messages: &[Message]) -> Option<&[u8]> {
+        let first = messages.first()?;
+        let mut end = first.end;
+        for m in &messages[1..] {
+            let same = m.buf.as_ptr() == first.buf.as_ptr() && m.buf.len() == first.buf.len();
+            if !same || m.start != end {
+                return None;
+            }
+            end = m.end;
+        }
+        Some(&first.buf[first.start..end])
     }
 
     /// The frame, read in place. Frames are checked when a message is made, so reading
     /// cannot fail; an impossible failure reads as an empty message rather than a panic.
     #[inline]
     pub fn view(&self) -> MessageView<'_> {
-        MessageView::parse_frame(&self.frame).unwrap_or_else(|_| MessageView::empty())
+        MessageView::parse_frame(self.frame()).unwrap_or_else(|_| MessageView::empty())
     }
 
     /// Position in its RocketMQ queue.
@@ -130,9 +202,8 @@ impl Message {
 
     /// The body (shares the frame's memory).
     pub fn body(&self) -> Bytes {
-        let v = self.view();
-        let start = self.frame.len() - v.body().len();
-        self.frame.slice(start..)
+        let body_len = self.view().body().len();
+        self.buf.slice(self.end - body_len..self.end)
     }
 
     /// Producer timestamp, ms since the Unix epoch.
@@ -259,8 +330,20 @@ mod tests {
         let m = parts.build();
         assert_eq!(m.to_parts(), parts);
         assert_eq!((m.property("a"), m.tags(), &m.body()[..]), (Some("1"), Some("t"), &[0xff, 0][..]));
-        let again = Message::from_frame(m.frame().clone(), None).unwrap();
+        let again = Message::from_frame(m.frame_bytes(), None).unwrap();
         assert_eq!(again.message_id(), "m");
         assert!(Message::from_frame(Bytes::from_static(b"nope"), None).is_err());
+    }
+
+    #[test]
+    fn a_built_batch_is_one_run_of_frames() {
+        let parts: Vec<MessageParts> =
+            (0..3).map(|i| MessageParts { queue_offset: i, body: Bytes::from(vec![b'x'; i as usize]), ..Default::default() }).collect();
+        let batch = MessageParts::build_batch(&parts);
+        let run = Message::contiguous_frames(&batch).unwrap();
+        assert_eq!(run.len(), batch.iter().map(|m| m.frame().len()).sum::<usize>());
+        assert_eq!(batch[2].to_parts(), parts[2]);
+        assert!(Message::contiguous_frames(&[batch[0].clone(), batch[2].clone()]).is_none(), "a gap");
+        assert!(Message::contiguous_frames(&[parts[0].build(), parts[1].build()]).is_none(), "two buffers");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use sluice_frames::{BatchEncoder, BatchHeader, OutcomeReader, OutcomeView, merge_output};
+use sluice_frames::{BatchEncoder, OutcomeReader, OutcomeView, merge_output};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -247,19 +247,25 @@ impl LiveInstance {
         let invalid = |detail: String| CallError::InvalidOutput { plugin: p.id.name.clone(), detail };
         match &self.guest {
             Guest::FilterFrames(_) | Guest::TransformFrames(_) => {
-                let header = BatchHeader { topic: batch.topic, queue_id: batch.queue_id, pipeline: &p.id.pipeline, stage: &p.id.stage };
-                // Messages are stored as frames: a batch is the header and a copy of each.
-                let mut enc = BatchEncoder::new(std::mem::take(&mut self.scratch), &header);
-                for m in batch.messages {
-                    enc.push_frame(m.frame());
-                }
-                let frames = enc.finish();
+                let ctx = context(p, batch);
+                // Frames that lie back to back (a batch as a source built it) go to the
+                // guest as they are; others are gathered into the reused scratch buffer.
+                let frames = match Message::contiguous_frames(batch.messages) {
+                    Some(run) => run,
+                    None => {
+                        let mut enc = BatchEncoder::new(std::mem::take(&mut self.scratch));
+                        for m in batch.messages {
+                            enc.push_frame(m.frame());
+                        }
+                        self.scratch = enc.finish();
+                        &self.scratch
+                    }
+                };
                 let r = match &self.guest {
-                    Guest::FilterFrames(g) => g.call_filter(&mut self.store, &frames),
-                    Guest::TransformFrames(g) => g.call_transform(&mut self.store, &frames),
+                    Guest::FilterFrames(g) => g.call_filter(&mut self.store, &ctx, frames),
+                    Guest::TransformFrames(g) => g.call_transform(&mut self.store, &ctx, frames),
                     _ => unreachable!("matched above"),
                 };
-                self.scratch = frames;
                 let answer = self.answer(p, r)?;
                 let is_filter = matches!(self.guest, Guest::FilterFrames(_));
                 decode_frames(&answer, batch.messages, is_filter, p.limits.max_outputs_per_message).map_err(invalid)
@@ -331,13 +337,17 @@ fn failure(e: types::PluginError) -> PluginFailure {
     }
 }
 
-fn typed_batch(p: &PluginInner, batch: &Batch<'_>) -> (types::BatchContext, Vec<types::Message>) {
-    let ctx = types::BatchContext {
+fn context(p: &PluginInner, batch: &Batch<'_>) -> types::BatchContext {
+    types::BatchContext {
         topic: batch.topic.to_owned(),
         queue_id: batch.queue_id,
         pipeline: p.id.pipeline.clone(),
         stage: p.id.stage.clone(),
-    };
+    }
+}
+
+fn typed_batch(p: &PluginInner, batch: &Batch<'_>) -> (types::BatchContext, Vec<types::Message>) {
+    let ctx = context(p, batch);
     let msgs = batch
         .messages
         .iter()
@@ -423,7 +433,7 @@ pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max
         let merged = Bytes::from(merged);
         for (i, ranges) in replaced {
             out[i] = Outcome::Replace(
-                ranges.into_iter().map(|(range, dest)| Message::from_trusted_frame(merged.slice(range), dest)).collect(),
+                ranges.into_iter().map(|(range, dest)| Message::from_trusted_frame(merged.clone(), range, dest)).collect(),
             );
         }
     }

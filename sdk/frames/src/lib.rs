@@ -1,7 +1,7 @@
 //! The Sluice plugin contract's bulk frame layout (`wit/FRAMES.md`, version 1), for both
 //! sides of the boundary.
 //!
-//! The host encodes a batch with [`BatchEncoder`] and reads the plugin's answers with
+//! The host writes frames with [`encode_frame`] (once per message) and reads the plugin's answers with
 //! [`OutcomeReader`]; a guest (the Rust SDK) reads the batch with [`BatchView`] and
 //! answers with [`OutcomeWriter`]. Both directions live in one dependency-free crate so the
 //! layout is written down exactly once and every test of it covers host and guest alike.
@@ -9,19 +9,16 @@
 //! ```
 //! use sluice_frames::*;
 //!
-//! let mut enc = BatchEncoder::new(Vec::new(), &BatchHeader {
-//!     topic: "orders", queue_id: 3, pipeline: "p", stage: "s",
-//! });
+//! let mut enc = BatchEncoder::new(Vec::new());
 //! enc.push(&MessageFields {
 //!     queue_offset: 7, born_timestamp_ms: 0, reconsume_count: 0, message_id: "id-7",
 //!     keys: &["order-1"], tags: Some("paid"), properties: &[("region", "eu")], body: b"{}",
 //! });
-//! let batch = enc.finish();
+//! let frames = enc.finish();
 //!
-//! // Guest side: read it and answer.
-//! let view = BatchView::parse(&batch).unwrap();
+//! // Guest side: read the frames and answer.
 //! let mut out = OutcomeWriter::new(Vec::new());
-//! for msg in view.messages() {
+//! for msg in BatchView::new(&frames).messages() {
 //!     let msg = msg.unwrap();
 //!     if msg.property("region").unwrap() == Some("eu") { out.unchanged() } else { out.drop() }
 //! }
@@ -38,12 +35,8 @@
 
 use core::fmt;
 
-/// Magic and version of a batch buffer: `"SLB"`, version 1.
-pub const BATCH_MAGIC: [u8; 4] = *b"SLB\x01";
 /// Magic and version of an outcome buffer: `"SLO"`, version 1.
 pub const OUTCOME_MAGIC: [u8; 4] = *b"SLO\x01";
-/// Size of the fixed batch header before the topic, pipeline and stage bytes.
-pub const BATCH_HEADER_LEN: usize = 24;
 /// Size of the fixed header of every message frame.
 pub const FRAME_HEADER_LEN: usize = 48;
 
@@ -213,19 +206,6 @@ fn not_utf8(at: usize, what: &str) -> FrameError {
 // ---------------------------------------------------------------------------------------
 // Batches
 
-/// The fields shared by every message of a batch.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchHeader<'a> {
-    /// Topic the messages came from.
-    pub topic: &'a str,
-    /// Queue id within the topic.
-    pub queue_id: u32,
-    /// Pipeline name.
-    pub pipeline: &'a str,
-    /// Stage name.
-    pub stage: &'a str,
-}
-
 /// The fields of one message, borrowed, for [`BatchEncoder::push`].
 #[derive(Debug, Clone, Copy)]
 pub struct MessageFields<'a, K: AsRef<str> = &'a str, P: AsRef<str> = &'a str> {
@@ -247,7 +227,8 @@ pub struct MessageFields<'a, K: AsRef<str> = &'a str, P: AsRef<str> = &'a str> {
     pub body: &'a [u8],
 }
 
-/// Writes a batch buffer: the header once, then one frame per [`push`](Self::push).
+/// Writes a batch: frames back to back, one per [`push`](Self::push) or
+/// [`push_frame`](Self::push_frame).
 ///
 /// The buffer passed to [`new`](Self::new) is cleared and reused, so a caller that keeps
 /// it between batches allocates only when a batch is larger than any before.
@@ -258,17 +239,8 @@ pub struct BatchEncoder {
 
 impl BatchEncoder {
     /// Starts a batch in `buf` (cleared first).
-    pub fn new(mut buf: Vec<u8>, header: &BatchHeader<'_>) -> Self {
+    pub fn new(mut buf: Vec<u8>) -> Self {
         buf.clear();
-        buf.extend_from_slice(&BATCH_MAGIC);
-        put_u32(&mut buf, 0); // count, patched in finish()
-        put_u32(&mut buf, header.queue_id);
-        put_len(&mut buf, header.topic.len());
-        put_len(&mut buf, header.pipeline.len());
-        put_len(&mut buf, header.stage.len());
-        buf.extend_from_slice(header.topic.as_bytes());
-        buf.extend_from_slice(header.pipeline.as_bytes());
-        buf.extend_from_slice(header.stage.as_bytes());
         Self { buf, count: 0 }
     }
 
@@ -298,8 +270,7 @@ impl BatchEncoder {
     }
 
     /// The finished buffer.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.buf[4..8].copy_from_slice(&self.count.to_le_bytes());
+    pub fn finish(self) -> Vec<u8> {
         self.buf
     }
 }
@@ -370,53 +341,30 @@ pub fn merge_output(dst: &mut Vec<u8>, input: &MessageView<'_>, out: &OutputView
     }
 }
 
-/// A parsed batch buffer: its header, and an iterator over its message frames.
+/// A batch: message frames back to back, read in place.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchView<'a> {
-    /// Topic the messages came from.
-    pub topic: &'a str,
-    /// Queue id within the topic.
-    pub queue_id: u32,
-    /// Pipeline name.
-    pub pipeline: &'a str,
-    /// Stage name.
-    pub stage: &'a str,
-    /// Number of message frames.
-    pub count: u32,
     buf: &'a [u8],
-    first_frame: usize,
 }
 
 impl<'a> BatchView<'a> {
-    /// Checks the magic and reads the header.
-    ///
-    /// # Errors
-    /// When the buffer is not a version-1 batch buffer or its header is cut short.
-    pub fn parse(buf: &'a [u8]) -> Result<Self, FrameError> {
-        if buf.len() < BATCH_HEADER_LEN {
-            return Err(FrameError::new(0, "batch buffer shorter than its 24-byte header"));
-        }
-        if buf[..4] != BATCH_MAGIC {
-            return Err(FrameError::new(0, format!("not a version-1 batch buffer (magic {:02x?})", &buf[..4])));
-        }
-        let mut c = Cursor { buf, pos: 4 };
-        let count = c.u32("count")?;
-        let queue_id = c.u32("queue id")?;
-        let topic_len = c.u32("topic length")? as usize;
-        let pipeline_len = c.u32("pipeline length")? as usize;
-        let stage_len = c.u32("stage length")? as usize;
-        let at = c.pos;
-        let topic = utf8(c.bytes(topic_len, "topic")?, at, "topic")?;
-        let at = c.pos;
-        let pipeline = utf8(c.bytes(pipeline_len, "pipeline")?, at, "pipeline")?;
-        let at = c.pos;
-        let stage = utf8(c.bytes(stage_len, "stage")?, at, "stage")?;
-        Ok(Self { topic, queue_id, pipeline, stage, count, buf, first_frame: c.pos })
+    /// The frames in `buf`. Frames are checked as they are read.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { buf }
     }
 
-    /// The message frames, in queue order.
+    /// The message frames, in queue order. Iteration ends at the end of the buffer, or
+    /// after the first malformed frame (returned as an error).
     pub fn messages(&self) -> MessageIter<'a> {
-        MessageIter { buf: self.buf, pos: self.first_frame, left: self.count }
+        MessageIter { buf: self.buf, pos: 0 }
+    }
+
+    /// Counts the frames (walks their headers).
+    ///
+    /// # Errors
+    /// When a frame is malformed.
+    pub fn count(&self) -> Result<usize, FrameError> {
+        self.messages().try_fold(0, |n, m| m.map(|_| n + 1))
     }
 }
 
@@ -424,28 +372,23 @@ impl<'a> BatchView<'a> {
 pub struct MessageIter<'a> {
     buf: &'a [u8],
     pos: usize,
-    left: u32,
 }
 
 impl<'a> Iterator for MessageIter<'a> {
     type Item = Result<MessageView<'a>, FrameError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
+        if self.pos >= self.buf.len() {
             return None;
         }
-        self.left -= 1;
         let at = self.pos;
         let r = MessageView::parse(self.buf, at);
         match &r {
             Ok(m) => self.pos = at + m.frame.len(),
-            Err(_) => self.left = 0,
+            Err(_) => self.pos = self.buf.len(),
         }
         Some(r)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.left as usize))
     }
 }
 
@@ -1039,10 +982,7 @@ mod tests {
     use super::*;
 
     fn batch() -> Vec<u8> {
-        let mut enc = BatchEncoder::new(
-            vec![1, 2, 3],
-            &BatchHeader { topic: "orders", queue_id: 5, pipeline: "main", stage: "mask" },
-        );
+        let mut enc = BatchEncoder::new(vec![1, 2, 3]);
         enc.push(&MessageFields {
             queue_offset: 10,
             born_timestamp_ms: 1_700_000_000_000,
@@ -1069,10 +1009,9 @@ mod tests {
     #[test]
     fn batch_round_trip() {
         let buf = batch();
-        let v = BatchView::parse(&buf).unwrap();
-        assert_eq!((v.topic, v.queue_id, v.pipeline, v.stage, v.count), ("orders", 5, "main", "mask", 2));
+        let v = BatchView::new(&buf);
+        assert_eq!(v.count().unwrap(), 2);
         let msgs: Vec<_> = v.messages().collect::<Result<_, _>>().unwrap();
-        assert_eq!(msgs.len(), 2);
         let m = &msgs[0];
         assert_eq!((m.queue_offset(), m.born_timestamp_ms(), m.reconsume_count()), (10, 1_700_000_000_000, 2));
         assert_eq!(m.message_id().unwrap(), "A1");
@@ -1089,21 +1028,20 @@ mod tests {
     #[test]
     fn batch_errors_name_the_offset() {
         let buf = batch();
-        assert!(BatchView::parse(&buf[..10]).unwrap_err().what.contains("shorter"));
-        let mut bad = buf.clone();
-        bad[3] = 2;
-        assert!(BatchView::parse(&bad).unwrap_err().what.contains("version-1"));
         // Cut inside the second frame: the first reads, the second fails, iteration stops.
         let cut = &buf[..buf.len() - 3];
-        let v = BatchView::parse(cut).unwrap();
-        let r: Vec<_> = v.messages().collect();
+        let r: Vec<_> = BatchView::new(cut).messages().collect();
+        assert_eq!(r.len(), 2);
         assert!(r[0].is_ok());
         let e = r[1].as_ref().unwrap_err();
         assert!(e.what.contains("cut short") || e.what.contains("past the end"), "{e:?}");
         // Cut inside the first frame's body: the frame's length runs past the end.
-        let v = BatchView::parse(&buf[..buf.len() - 50]).unwrap();
-        let e = v.messages().next().unwrap().unwrap_err();
+        let e = BatchView::new(&buf[..buf.len() - 50]).messages().next().unwrap().unwrap_err();
         assert!(e.what.contains("past the end"), "{e:?}");
+        // A corrupted length is caught by the frame's own consistency check.
+        let mut bad = buf.clone();
+        bad[44] ^= 0x10;
+        assert!(BatchView::new(&bad).messages().next().unwrap().unwrap_err().what.contains("does not match"));
     }
 
     #[test]
@@ -1142,8 +1080,7 @@ mod tests {
     #[test]
     fn merged_outputs_inherit_what_they_do_not_set() {
         let buf = batch();
-        let v = BatchView::parse(&buf).unwrap();
-        let input = v.messages().next().unwrap().unwrap();
+        let input = BatchView::new(&buf).messages().next().unwrap().unwrap();
         let mut w = OutcomeWriter::new(Vec::new());
         w.replaced();
         let mut props = PropertiesBlock::default();

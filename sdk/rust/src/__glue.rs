@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use sluice_frames::{BatchView, KeysBlock, OutcomeWriter, OutputFields, PropertiesBlock};
 
-use crate::__filter::sluice::plugin::types::{ConfigError as WitConfigError, PluginError};
+use crate::__filter::sluice::plugin::types::{BatchContext, ConfigError as WitConfigError, PluginError};
 use crate::{BatchInfo, Config, ConfigError, Error, Filter, Message, Output, Transform, Transformed};
 
 thread_local! {
@@ -49,18 +49,22 @@ pub fn init_transform<T: Transform>(config: Vec<(String, String)>) -> Result<(),
     Ok(())
 }
 
+fn info(c: &BatchContext) -> BatchInfo<'_> {
+    BatchInfo { topic: &c.topic, queue_id: c.queue_id, pipeline: &c.pipeline, stage: &c.stage }
+}
+
 /// The `filter` export.
-pub fn filter_export<T: Filter>(batch: &[u8]) -> Result<Vec<u8>, PluginError> {
-    with_state::<T, _>(|p| filter_batch(p, batch))?.map_err(wit_error)
+pub fn filter_export<T: Filter>(context: &BatchContext, frames: &[u8]) -> Result<Vec<u8>, PluginError> {
+    with_state::<T, _>(|p| filter_batch(p, &info(context), frames))?.map_err(wit_error)
 }
 
 /// The `transform` export.
-pub fn transform_export<T: Transform>(batch: &[u8]) -> Result<Vec<u8>, PluginError> {
-    with_state::<T, _>(|p| transform_batch(p, batch))?.map_err(wit_error)
+pub fn transform_export<T: Transform>(context: &BatchContext, frames: &[u8]) -> Result<Vec<u8>, PluginError> {
+    with_state::<T, _>(|p| transform_batch(p, &info(context), frames))?.map_err(wit_error)
 }
 
-fn parse(batch: &[u8]) -> Result<BatchView<'_>, Error> {
-    BatchView::parse(batch).map_err(|e| Error::reject(format!("malformed batch from the host: {e}")))
+fn malformed(e: sluice_frames::FrameError) -> Error {
+    Error::reject(format!("malformed batch from the host: {e}"))
 }
 
 fn answer_error(w: &mut OutcomeWriter, e: Error) {
@@ -71,13 +75,11 @@ fn answer_error(w: &mut OutcomeWriter, e: Error) {
 }
 
 /// Runs a filter over one frame-layout batch and returns the outcome buffer.
-pub(crate) fn filter_batch<T: Filter>(plugin: &T, batch: &[u8]) -> Result<Vec<u8>, Error> {
-    let view = parse(batch)?;
-    let info = BatchInfo { topic: view.topic, queue_id: view.queue_id, pipeline: view.pipeline, stage: view.stage };
-    let mut w = OutcomeWriter::new(Vec::with_capacity(8 + view.count as usize));
-    for m in view.messages() {
-        let m = m.map_err(|e| Error::reject(format!("malformed batch from the host: {e}")))?;
-        match plugin.filter(&Message::new(m, &info)) {
+pub(crate) fn filter_batch<T: Filter>(plugin: &T, info: &BatchInfo<'_>, frames: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut w = OutcomeWriter::new(Vec::with_capacity(8 + frames.len() / 64));
+    for m in BatchView::new(frames).messages() {
+        let m = m.map_err(malformed)?;
+        match plugin.filter(&Message::new(m, info)) {
             Ok(true) => w.unchanged(),
             Ok(false) => w.drop(),
             Err(e) => answer_error(&mut w, e),
@@ -116,14 +118,12 @@ fn write_output(w: &mut OutcomeWriter, s: &mut Scratch, o: &Output<'_>) {
 }
 
 /// Runs a transform over one frame-layout batch and returns the outcome buffer.
-pub(crate) fn transform_batch<T: Transform>(plugin: &T, batch: &[u8]) -> Result<Vec<u8>, Error> {
-    let view = parse(batch)?;
-    let info = BatchInfo { topic: view.topic, queue_id: view.queue_id, pipeline: view.pipeline, stage: view.stage };
-    let mut w = OutcomeWriter::new(Vec::with_capacity(8 + view.count as usize));
+pub(crate) fn transform_batch<T: Transform>(plugin: &T, info: &BatchInfo<'_>, frames: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut w = OutcomeWriter::new(Vec::with_capacity(8 + frames.len() / 64));
     let mut scratch = Scratch::default();
-    for m in view.messages() {
-        let m = m.map_err(|e| Error::reject(format!("malformed batch from the host: {e}")))?;
-        match plugin.transform(&Message::new(m, &info)) {
+    for m in BatchView::new(frames).messages() {
+        let m = m.map_err(malformed)?;
+        match plugin.transform(&Message::new(m, info)) {
             Ok(Transformed::Unchanged) => w.unchanged(),
             Ok(Transformed::Drop) => w.drop(),
             Ok(Transformed::One(o)) => {

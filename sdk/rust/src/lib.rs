@@ -163,9 +163,10 @@ macro_rules! export_filter {
                 $crate::__glue::init_filter::<$ty>(config)
             }
             fn filter(
-                batch: ::std::vec::Vec<u8>,
+                context: $crate::__filter::sluice::plugin::types::BatchContext,
+                frames: ::std::vec::Vec<u8>,
             ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__filter::sluice::plugin::types::PluginError> {
-                $crate::__glue::filter_export::<$ty>(&batch)
+                $crate::__glue::filter_export::<$ty>(&context, &frames)
             }
         }
         // The component exports exist only in the wasm build: natively (unit tests) their
@@ -188,9 +189,10 @@ macro_rules! export_transform {
                 $crate::__glue::init_transform::<$ty>(config)
             }
             fn transform(
-                batch: ::std::vec::Vec<u8>,
+                context: $crate::__filter::sluice::plugin::types::BatchContext,
+                frames: ::std::vec::Vec<u8>,
             ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__filter::sluice::plugin::types::PluginError> {
-                $crate::__glue::transform_export::<$ty>(&batch)
+                $crate::__glue::transform_export::<$ty>(&context, &frames)
             }
         }
         #[cfg(target_arch = "wasm32")]

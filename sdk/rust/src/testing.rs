@@ -2,9 +2,11 @@
 //! runs it through the very batch loop the component runs, and reads the answer back with
 //! the host's checks.
 
-use sluice_frames::{BatchEncoder, BatchHeader, MessageFields, OutcomeReader, OutcomeView};
+use sluice_frames::{BatchEncoder, MessageFields, OutcomeReader, OutcomeView};
 
-use crate::{Config, ConfigError, Error, Filter, Transform};
+use crate::{BatchInfo, Config, ConfigError, Error, Filter, Transform};
+
+const INFO: BatchInfo<'static> = BatchInfo { topic: "test", queue_id: 0, pipeline: "test", stage: "test" };
 
 /// A message to feed a plugin in a test. Build with [`TestMessage::new`] and the setters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,7 +90,7 @@ pub enum TestError {
 }
 
 fn encode(msgs: &[TestMessage]) -> Vec<u8> {
-    let mut enc = BatchEncoder::new(Vec::new(), &BatchHeader { topic: "test", queue_id: 0, pipeline: "test", stage: "test" });
+    let mut enc = BatchEncoder::new(Vec::new());
     let ids: Vec<String> = (0..msgs.len()).map(|i| format!("msg-{i}")).collect();
     for (i, m) in msgs.iter().enumerate() {
         enc.push(&MessageFields {
@@ -144,7 +146,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 /// When `init` refuses the configuration or the batch fails as a whole.
 pub fn run_filter<T: Filter>(config_pairs: &[(&str, &str)], msgs: &[TestMessage]) -> Result<Vec<TestOutcome>, TestError> {
     let p = T::init(&config(config_pairs)).map_err(TestError::Init)?;
-    let out = crate::__glue::filter_batch(&p, &encode(msgs)).map_err(TestError::Batch)?;
+    let out = crate::__glue::filter_batch(&p, &INFO, &encode(msgs)).map_err(TestError::Batch)?;
     decode(&out, msgs.len())
 }
 
@@ -157,6 +159,6 @@ pub fn run_transform<T: Transform>(
     msgs: &[TestMessage],
 ) -> Result<Vec<TestOutcome>, TestError> {
     let p = T::init(&config(config_pairs)).map_err(TestError::Init)?;
-    let out = crate::__glue::transform_batch(&p, &encode(msgs)).map_err(TestError::Batch)?;
+    let out = crate::__glue::transform_batch(&p, &INFO, &encode(msgs)).map_err(TestError::Batch)?;
     decode(&out, msgs.len())
 }
