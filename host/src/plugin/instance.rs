@@ -397,11 +397,11 @@ pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max
     let n = inputs.len();
     let mut r = OutcomeReader::new(buf, n).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(n);
-    // (outcome index, frame ranges and destinations) of the replaced messages.
+    // Replaced messages: (outcome index, frame range in `merged`, destination).
     let mut merged: Vec<u8> = Vec::new();
-    let mut replaced: Vec<(usize, Vec<(std::ops::Range<usize>, Option<String>)>)> = Vec::new();
+    let mut replaced: Vec<(usize, std::ops::Range<usize>, Option<String>)> = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        let o = match r.next_outcome().map_err(|e| e.to_string())? {
+        let o = match r.next_outcome_lazy().map_err(|e| e.to_string())? {
             OutcomeView::Unchanged => Outcome::Keep,
             OutcomeView::Drop => Outcome::Drop,
             OutcomeView::Retry(s) => Outcome::Failed(PluginFailure::Retry(s.to_owned())),
@@ -412,17 +412,16 @@ pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max
             OutcomeView::Replaced(outs) if outs.count_hint() > max_outputs as usize => {
                 return Err(too_many(i, outs.count_hint(), max_outputs as usize));
             }
-            OutcomeView::Replaced(outs) => {
+            OutcomeView::Replaced(mut outs) => {
                 let view = input.view();
-                let mut ranges = Vec::with_capacity(outs.count_hint());
-                for o in outs {
+                for o in &mut outs {
                     let o = o.map_err(|e| e.to_string())?;
                     let start = merged.len();
                     merge_output(&mut merged, &view, &o);
                     let destination = o.destination.map(str::to_owned).or_else(|| input.destination().map(str::to_owned));
-                    ranges.push((start..merged.len(), destination));
+                    replaced.push((i, start..merged.len(), destination));
                 }
-                replaced.push((i, ranges));
+                r.continue_after(&outs).map_err(|e| e.to_string())?;
                 Outcome::Replace(Vec::new())
             }
         };
@@ -430,11 +429,13 @@ pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max
     }
     r.finish().map_err(|e| e.to_string())?;
     if !replaced.is_empty() {
+        // All outputs of the call share one buffer, back to back: the next stage can take
+        // them without a copy.
         let merged = Bytes::from(merged);
-        for (i, ranges) in replaced {
-            out[i] = Outcome::Replace(
-                ranges.into_iter().map(|(range, dest)| Message::from_trusted_frame(merged.clone(), range, dest)).collect(),
-            );
+        for (i, range, dest) in replaced {
+            if let Outcome::Replace(msgs) = &mut out[i] {
+                msgs.push(Message::from_trusted_frame(merged.clone(), range, dest));
+            }
         }
     }
     Ok(out)

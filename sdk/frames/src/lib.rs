@@ -751,6 +751,58 @@ impl OutcomeWriter {
         }
     }
 
+    /// Adds an output to the `replaced` outcome started last, writing the keys and
+    /// properties blocks straight from iterators (no intermediate buffer).
+    ///
+    /// # Panics
+    /// When no `replaced` outcome is open: that is a bug in the caller.
+    pub fn output_from<K, P, A, B>(&mut self, keys: Option<K>, tags: Option<&str>, properties: Option<P>, body: Option<&[u8]>, destination: Option<&str>)
+    where
+        K: IntoIterator,
+        K::Item: AsRef<str>,
+        P: IntoIterator<Item = (A, B)>,
+        A: AsRef<str>,
+        B: AsRef<str>,
+    {
+        let (at, n) = self.open.expect("OutcomeWriter::output_from called outside a replaced outcome");
+        self.open = Some((at, n + 1));
+        let flags = keys.as_ref().map_or(0, |_| OUT_KEYS)
+            | tags.map_or(0, |_| OUT_TAGS)
+            | properties.as_ref().map_or(0, |_| OUT_PROPERTIES)
+            | body.map_or(0, |_| OUT_BODY)
+            | destination.map_or(0, |_| OUT_DESTINATION);
+        let b = &mut self.buf;
+        b.push(flags);
+        if let Some(keys) = keys {
+            let len_at = b.len();
+            put_u32(b, 0);
+            for k in keys {
+                put_bytes(b, k.as_ref().as_bytes());
+            }
+            let len = len32(b.len() - len_at - 4);
+            b[len_at..len_at + 4].copy_from_slice(&len);
+        }
+        if let Some(t) = tags {
+            put_bytes(b, t.as_bytes());
+        }
+        if let Some(props) = properties {
+            let len_at = b.len();
+            put_u32(b, 0);
+            for (k, v) in props {
+                put_bytes(b, k.as_ref().as_bytes());
+                put_bytes(b, v.as_ref().as_bytes());
+            }
+            let len = len32(b.len() - len_at - 4);
+            b[len_at..len_at + 4].copy_from_slice(&len);
+        }
+        if let Some(body) = body {
+            put_bytes(b, body);
+        }
+        if let Some(d) = destination {
+            put_bytes(b, d.as_bytes());
+        }
+    }
+
     /// Number of outcomes written so far.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -851,6 +903,39 @@ impl<'a> OutcomeReader<'a> {
             }
             t => Err(FrameError::new(at, format!("unknown outcome tag {t}"))),
         }
+    }
+
+    /// As [`next_outcome`](Self::next_outcome), but a `Replaced` outcome's outputs are
+    /// not checked ahead: the caller reads them from the iterator (each is checked as it
+    /// is read) and then hands the drained iterator to
+    /// [`continue_after`](Self::continue_after). Reads every output once instead of twice.
+    ///
+    /// # Errors
+    /// When the buffer is malformed.
+    pub fn next_outcome_lazy(&mut self) -> Result<OutcomeView<'a>, FrameError> {
+        if self.left == 0 {
+            return Err(FrameError::new(self.c.pos, "more outcomes read than the buffer holds"));
+        }
+        if self.c.buf.get(self.c.pos) != Some(&TAG_REPLACED) {
+            return self.next_outcome();
+        }
+        self.left -= 1;
+        self.c.pos += 1;
+        let n = self.c.u32("output count")?;
+        Ok(OutcomeView::Replaced(OutputIter { c: self.c.clone(), left: n }))
+    }
+
+    /// Continues after the outputs of a `Replaced` outcome read with
+    /// [`next_outcome_lazy`](Self::next_outcome_lazy).
+    ///
+    /// # Errors
+    /// When the iterator was not read to its end.
+    pub fn continue_after(&mut self, outputs: &OutputIter<'a>) -> Result<(), FrameError> {
+        if outputs.left != 0 {
+            return Err(FrameError::new(outputs.c.pos, "outputs left unread"));
+        }
+        self.c.pos = outputs.c.pos;
+        Ok(())
     }
 
     /// Checks that every outcome was read and nothing trails the last one.
@@ -1104,6 +1189,27 @@ mod tests {
         let m = MessageView::parse_frame(&frame).unwrap();
         assert_eq!((m.tags().unwrap(), m.body()), (None, &[0xff, 0x00, b'x'][..]), "an empty tag removes the tag");
         assert!(MessageView::parse_frame(&[frame.clone(), vec![0]].concat()).is_err());
+    }
+
+    #[test]
+    fn lazy_reading_and_streamed_outputs_agree_with_the_checked_ones() {
+        let mut w = OutcomeWriter::new(Vec::new());
+        w.replaced();
+        w.output_from(Some(["k1", "k2"]), Some("t"), Some([("a", "1"), ("b", "2")]), Some(b"x"), None);
+        w.output_from(None::<[&str; 0]>, None, None::<[(&str, &str); 0]>, None, Some("dest"));
+        w.drop();
+        let buf = w.finish();
+        let mut r = OutcomeReader::new(&buf, 2).unwrap();
+        let OutcomeView::Replaced(mut outs) = r.next_outcome_lazy().unwrap() else { panic!() };
+        let first = outs.next().unwrap().unwrap();
+        assert_eq!(first.keys.unwrap().iter().collect::<Vec<_>>(), ["k1", "k2"]);
+        assert_eq!(first.properties.unwrap().iter().collect::<Vec<_>>(), [("a", "1"), ("b", "2")]);
+        assert!(r.continue_after(&outs).is_err(), "one output left unread");
+        let second = outs.next().unwrap().unwrap();
+        assert_eq!((second.keys.is_none(), second.destination), (true, Some("dest")));
+        r.continue_after(&outs).unwrap();
+        assert!(matches!(r.next_outcome_lazy().unwrap(), OutcomeView::Drop));
+        r.finish().unwrap();
     }
 
     #[test]

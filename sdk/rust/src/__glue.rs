@@ -5,7 +5,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use sluice_frames::{BatchView, KeysBlock, OutcomeWriter, OutputFields, PropertiesBlock};
+use sluice_frames::{BatchView, OutcomeWriter};
 
 use crate::__filter::sluice::plugin::types::{BatchContext, ConfigError as WitConfigError, PluginError};
 use crate::{BatchInfo, Config, ConfigError, Error, Filter, Message, Output, Transform, Transformed};
@@ -88,39 +88,19 @@ pub(crate) fn filter_batch<T: Filter>(plugin: &T, info: &BatchInfo<'_>, frames: 
     Ok(w.finish())
 }
 
-/// Scratch space reused for every output of a batch.
-#[derive(Default)]
-struct Scratch {
-    keys: KeysBlock,
-    props: PropertiesBlock,
-}
-
-fn write_output(w: &mut OutcomeWriter, s: &mut Scratch, o: &Output<'_>) {
-    if let Some(keys) = &o.keys {
-        s.keys.0.clear();
-        for k in keys {
-            s.keys.push(k);
-        }
-    }
-    if let Some(props) = &o.properties {
-        s.props.0.clear();
-        for (k, v) in props {
-            s.props.push(k, v);
-        }
-    }
-    w.output(&OutputFields {
-        keys: o.keys.as_ref().map(|_| &s.keys.0[..]),
-        tags: o.tags.as_deref(),
-        properties: o.properties.as_ref().map(|_| &s.props.0[..]),
-        body: o.body.as_deref(),
-        destination: o.destination.as_deref(),
-    });
+fn write_output(w: &mut OutcomeWriter, o: &Output<'_>) {
+    w.output_from(
+        o.keys.as_ref(),
+        o.tags.as_deref(),
+        o.properties.as_ref().map(|p| p.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))),
+        o.body.as_deref(),
+        o.destination.as_deref(),
+    );
 }
 
 /// Runs a transform over one frame-layout batch and returns the outcome buffer.
 pub(crate) fn transform_batch<T: Transform>(plugin: &T, info: &BatchInfo<'_>, frames: &[u8]) -> Result<Vec<u8>, Error> {
     let mut w = OutcomeWriter::new(Vec::with_capacity(8 + frames.len() / 64));
-    let mut scratch = Scratch::default();
     for m in BatchView::new(frames).messages() {
         let m = m.map_err(malformed)?;
         match plugin.transform(&Message::new(m, info)) {
@@ -128,12 +108,12 @@ pub(crate) fn transform_batch<T: Transform>(plugin: &T, info: &BatchInfo<'_>, fr
             Ok(Transformed::Drop) => w.drop(),
             Ok(Transformed::One(o)) => {
                 w.replaced();
-                write_output(&mut w, &mut scratch, &o);
+                write_output(&mut w, &o);
             }
             Ok(Transformed::Many(outs)) => {
                 w.replaced();
                 for o in &outs {
-                    write_output(&mut w, &mut scratch, o);
+                    write_output(&mut w, o);
                 }
             }
             Err(e) => answer_error(&mut w, e),
