@@ -398,7 +398,7 @@ pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max
     let mut r = OutcomeReader::new(buf, n).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(n);
     // Replaced messages: (outcome index, frame range in `merged`, destination).
-    let mut merged: Vec<u8> = Vec::new();
+    let mut merged: Vec<u8> = Vec::with_capacity(if is_filter { 0 } else { buf.len() + inputs.iter().map(|m| m.frame().len()).sum::<usize>() });
     let mut replaced: Vec<(usize, std::ops::Range<usize>, Option<String>)> = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         let o = match r.next_outcome_lazy().map_err(|e| e.to_string())? {

@@ -120,6 +120,21 @@ fn get_u32(buf: &[u8], at: usize) -> Option<u32> {
 }
 
 #[cold]
+fn cut_short(at: usize) -> FrameError {
+    FrameError::new(at, "message frame header cut short")
+}
+
+#[cold]
+fn length_mismatch(at: usize, frame_len: usize, total: usize) -> FrameError {
+    FrameError::new(at, format!("frame length {frame_len} does not match its fields ({total})"))
+}
+
+#[cold]
+fn past_end(at: usize, frame_len: usize) -> FrameError {
+    FrameError::new(at, format!("frame of {frame_len} bytes runs past the end of the buffer"))
+}
+
+#[cold]
 fn trailing(at: usize) -> FrameError {
     FrameError::new(at, "bytes trail the frame")
 }
@@ -400,7 +415,9 @@ impl<'a> Iterator for MessageIter<'a> {
 pub struct MessageView<'a> {
     frame: &'a [u8],
     base: usize,
-    lens: [u32; 5],
+    /// Where field i starts (0 id, 1 keys, 2 tags, 3 properties, 4 body); `offs[5]` is
+    /// the end of the frame.
+    offs: [u32; 6],
 }
 
 impl<'a> MessageView<'a> {
@@ -408,7 +425,10 @@ impl<'a> MessageView<'a> {
     ///
     /// # Errors
     /// When the frame is malformed or does not fill `frame` exactly.
-    #[inline]
+    // Always inlined (with `parse`, through `parse_inline`): returned through memory, the
+    // view's lengths are written as wide stores and read back as narrow loads, which
+    // stalls store forwarding (measured natively: 15 ns per message).
+    #[inline(always)]
     pub fn parse_frame(frame: &'a [u8]) -> Result<Self, FrameError> {
         let v = Self::parse(frame, 0)?;
         if v.frame.len() != frame.len() {
@@ -435,7 +455,7 @@ impl<'a> MessageView<'a> {
 
     /// A view of nothing: no id, keys, tag, properties or body.
     pub fn empty() -> Self {
-        Self { frame: &[], base: 0, lens: [0; 5] }
+        Self { frame: &[], base: 0, offs: [0; 6] }
     }
 
     /// Length of the whole frame in bytes.
@@ -451,19 +471,25 @@ impl<'a> MessageView<'a> {
     #[inline]
     fn parse(buf: &'a [u8], at: usize) -> Result<Self, FrameError> {
         let Some(h) = buf.get(at..).and_then(|b| b.first_chunk::<FRAME_HEADER_LEN>()) else {
-            return Err(FrameError::new(at, "message frame header cut short"));
+            return Err(cut_short(at));
         };
         let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
         let frame_len = u32_at(0) as usize;
         let lens = [u32_at(28), u32_at(32), u32_at(36), u32_at(40), u32_at(44)];
         let total = lens.iter().fold(FRAME_HEADER_LEN, |a, l| a.saturating_add(*l as usize));
         if total != frame_len {
-            return Err(FrameError::new(at, format!("frame length {frame_len} does not match its fields ({total})")));
+            return Err(length_mismatch(at, frame_len, total));
         }
         let Some(frame) = buf.get(at..).and_then(|b| b.get(..frame_len)) else {
-            return Err(FrameError::new(at, format!("frame of {frame_len} bytes runs past the end of the buffer")));
+            return Err(past_end(at, frame_len));
         };
-        Ok(Self { frame, base: at, lens })
+        // The sum of the lengths equals `frame_len`, which fits the buffer: no prefix sum
+        // overflows a u32.
+        let mut offs = [FRAME_HEADER_LEN as u32; 6];
+        for i in 0..5 {
+            offs[i + 1] = offs[i] + lens[i];
+        }
+        Ok(Self { frame, base: at, offs })
     }
 
     #[inline]
@@ -479,8 +505,7 @@ impl<'a> MessageView<'a> {
     /// Field `i` (0 id, 1 keys, 2 tags, 3 properties, 4 body) as raw bytes.
     #[inline]
     fn part(&self, i: usize) -> &'a [u8] {
-        let start = FRAME_HEADER_LEN + self.lens[..i].iter().map(|l| *l as usize).sum::<usize>();
-        self.frame.get(start..start + self.lens[i] as usize).unwrap_or_default()
+        self.frame.get(self.offs[i] as usize..self.offs[i + 1] as usize).unwrap_or_default()
     }
 
     /// Queue offset.
@@ -544,18 +569,19 @@ impl<'a> MessageView<'a> {
     /// When the properties block is malformed.
     #[inline]
     pub fn property(&self, key: &str) -> Result<Option<&'a str>, FrameError> {
-        // The hot path of most filters: a tight scan with one bounds check per field and
+        // The hot path of most filters: a tight scan with one bounds check per field,
+        // keys compared by length first, the value checked for UTF-8 only on a match, and
         // the error built only when the block is malformed.
         let b = self.part(3);
         let key = key.as_bytes();
         let mut pos = 0;
         while pos < b.len() {
             let Some((k, next)) = sized_at(b, pos) else { return Err(self.bad_properties(pos)) };
-            let Some((v, next)) = sized_at(b, next) else { return Err(self.bad_properties(next)) };
-            if k == key {
-                return utf8(v, pos, "property value").map(Some);
+            let Some((v, after)) = sized_at(b, next) else { return Err(self.bad_properties(next)) };
+            if k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b) {
+                return utf8(v, next + 4, "property value").map(Some);
             }
-            pos = next;
+            pos = after;
         }
         Ok(None)
     }
