@@ -395,6 +395,14 @@ fn typed_output(input: &Message, o: types::Output) -> Message {
 /// input by copying byte ranges into one buffer per batch, which the new messages share.
 pub(crate) fn decode_frames(buf: &[u8], inputs: &[Message], is_filter: bool, max_outputs: u32) -> Result<Vec<Outcome>, String> {
     let n = inputs.len();
+    // Fast path, the common answer of a filter or a transform that changed nothing: one
+    // keep/drop byte per message after the header.
+    if buf.len() == 8 + n && buf[..4] == sluice_frames::OUTCOME_MAGIC && buf[4..8] == (n as u32).to_le_bytes() {
+        let tags = &buf[8..];
+        if tags.iter().all(|t| *t <= sluice_frames::TAG_DROP) {
+            return Ok(tags.iter().map(|t| if *t == sluice_frames::TAG_UNCHANGED { Outcome::Keep } else { Outcome::Drop }).collect());
+        }
+    }
     let mut r = OutcomeReader::new(buf, n).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(n);
     // Replaced messages: (outcome index, frame range in `merged`, destination).

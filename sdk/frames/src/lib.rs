@@ -710,18 +710,23 @@ impl OutcomeWriter {
         }
     }
 
+    #[inline]
     fn tag(&mut self, tag: u8) {
-        self.close();
+        if self.open.is_some() {
+            self.close();
+        }
         self.buf.push(tag);
         self.count += 1;
     }
 
     /// The input passes on unchanged (a filter's keep).
+    #[inline]
     pub fn unchanged(&mut self) {
         self.tag(TAG_UNCHANGED);
     }
 
     /// The input is dropped.
+    #[inline]
     pub fn drop(&mut self) {
         self.tag(TAG_DROP);
     }
@@ -1019,6 +1024,26 @@ impl<'a> PropertiesView<'a> {
     }
 }
 
+/// Checks a keys block (`per_item` 1) or properties block (2): every length within the
+/// block, every string UTF-8. A block that is all ASCII (the usual case, as every length
+/// below 128 is an ASCII byte) holds only UTF-8 strings, so only its structure is walked.
+fn check_block(raw: &[u8], per_item: usize, base: usize, what: &str) -> Result<(), FrameError> {
+    let ascii = raw.is_ascii();
+    let mut pos = 0;
+    while pos < raw.len() {
+        for _ in 0..per_item {
+            let Some((s, next)) = sized_at(raw, pos) else {
+                return Err(FrameError::new(base + pos, format!("{what} block is malformed")));
+            };
+            if !ascii {
+                utf8(s, base + pos + 4, what)?;
+            }
+            pos = next;
+        }
+    }
+    Ok(())
+}
+
 /// Iterator over the outputs of a `replaced` outcome.
 #[derive(Debug, Clone)]
 pub struct OutputIter<'a> {
@@ -1047,9 +1072,7 @@ impl<'a> OutputIter<'a> {
         let mut o = OutputView::default();
         if flags & OUT_KEYS != 0 {
             let raw = self.c.sized("keys block")?;
-            for k in (StrList { c: Cursor { buf: raw, pos: 0 }, what: "output key" }) {
-                k.map_err(|e| FrameError::new(self.c.pos - raw.len() + e.offset, e.what))?;
-            }
+            check_block(raw, 1, self.c.pos - raw.len(), "output key")?;
             o.keys = Some(StrListBlock(raw));
         }
         if flags & OUT_TAGS != 0 {
@@ -1057,9 +1080,7 @@ impl<'a> OutputIter<'a> {
         }
         if flags & OUT_PROPERTIES != 0 {
             let raw = self.c.sized("properties block")?;
-            for p in (PropertyIter { c: Cursor { buf: raw, pos: 0 } }) {
-                p.map_err(|e| FrameError::new(self.c.pos - raw.len() + e.offset, e.what))?;
-            }
+            check_block(raw, 2, self.c.pos - raw.len(), "output property")?;
             o.properties = Some(PropertiesView(raw));
         }
         if flags & OUT_BODY != 0 {
@@ -1222,7 +1243,7 @@ mod tests {
         let mut w = OutcomeWriter::new(Vec::new());
         w.replaced();
         w.output_from(Some(["k1", "k2"]), Some("t"), Some([("a", "1"), ("b", "2")]), Some(b"x"), None);
-        w.output_from(None::<[&str; 0]>, None, None::<[(&str, &str); 0]>, None, Some("dest"));
+        w.output_from(None::<[&str; 0]>, None, Some([("name", "Zoë")]), None, Some("dest"));
         w.drop();
         let buf = w.finish();
         let mut r = OutcomeReader::new(&buf, 2).unwrap();
@@ -1233,6 +1254,7 @@ mod tests {
         assert!(r.continue_after(&outs).is_err(), "one output left unread");
         let second = outs.next().unwrap().unwrap();
         assert_eq!((second.keys.is_none(), second.destination), (true, Some("dest")));
+        assert_eq!(second.properties.unwrap().iter().collect::<Vec<_>>(), [("name", "Zoë")], "non-ASCII blocks are checked string by string");
         r.continue_after(&outs).unwrap();
         assert!(matches!(r.next_outcome_lazy().unwrap(), OutcomeView::Drop));
         r.finish().unwrap();
