@@ -290,6 +290,23 @@ impl BatchEncoder {
     }
 }
 
+/// The fixed header of a frame with fields of these lengths, assembled on the stack so that
+/// it is appended in one copy; and the frame's whole length.
+#[inline]
+fn frame_header(lens: [usize; 5], has_tags: bool, queue_offset: i64, born_ms: i64, reconsume: u32) -> ([u8; FRAME_HEADER_LEN], usize) {
+    let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    h[0..4].copy_from_slice(&len32(frame_len));
+    h[4..8].copy_from_slice(&(if has_tags { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
+    h[8..16].copy_from_slice(&queue_offset.to_le_bytes());
+    h[16..24].copy_from_slice(&born_ms.to_le_bytes());
+    h[24..28].copy_from_slice(&reconsume.to_le_bytes());
+    for (i, l) in lens.iter().enumerate() {
+        h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
+    }
+    (h, frame_len)
+}
+
 /// Appends one message frame to `buf`.
 #[inline]
 pub fn encode_frame<K: AsRef<str>, P: AsRef<str>>(buf: &mut Vec<u8>, m: &MessageFields<'_, K, P>) {
@@ -298,17 +315,7 @@ pub fn encode_frame<K: AsRef<str>, P: AsRef<str>>(buf: &mut Vec<u8>, m: &Message
             m.properties.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len()).sum();
         let tags = m.tags.unwrap_or("");
         let lens = [m.message_id.len(), keys_len, tags.len(), props_len, m.body.len()];
-        let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
-        // The fixed header is assembled on the stack and appended in one copy.
-        let mut h = [0u8; FRAME_HEADER_LEN];
-        h[0..4].copy_from_slice(&len32(frame_len));
-        h[4..8].copy_from_slice(&(if m.tags.is_some() { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
-        h[8..16].copy_from_slice(&m.queue_offset.to_le_bytes());
-        h[16..24].copy_from_slice(&m.born_timestamp_ms.to_le_bytes());
-        h[24..28].copy_from_slice(&m.reconsume_count.to_le_bytes());
-        for (i, l) in lens.iter().enumerate() {
-            h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
-        }
+        let (h, frame_len) = frame_header(lens, m.tags.is_some(), m.queue_offset, m.born_timestamp_ms, m.reconsume_count);
         let b = buf;
         b.reserve(frame_len);
         b.extend_from_slice(&h);
@@ -340,15 +347,8 @@ pub fn merge_output(dst: &mut Vec<u8>, input: &MessageView<'_>, out: &OutputView
     let body = out.body.unwrap_or(input.body());
     let message_id = input.part(0);
     let lens = [message_id.len(), keys.len(), tags.len(), properties.len(), body.len()];
-    let frame_len = FRAME_HEADER_LEN + lens.iter().sum::<usize>();
-    let mut h = [0u8; FRAME_HEADER_LEN];
-    h[0..4].copy_from_slice(&len32(frame_len));
-    h[4..8].copy_from_slice(&(if has_tags { FLAG_HAS_TAGS } else { 0 }).to_le_bytes());
-    h[8..24].copy_from_slice(&input.frame[8..24]);
-    h[24..28].copy_from_slice(&input.reconsume_count().to_le_bytes());
-    for (i, l) in lens.iter().enumerate() {
-        h[28 + 4 * i..32 + 4 * i].copy_from_slice(&len32(*l));
-    }
+    let (h, frame_len) =
+        frame_header(lens, has_tags, input.queue_offset(), input.born_timestamp_ms(), input.reconsume_count());
     dst.reserve(frame_len);
     dst.extend_from_slice(&h);
     for part in [message_id, keys, tags, properties, body] {
