@@ -70,10 +70,47 @@ fn test() -> anyhow::Result<()> {
     wasm_target()?;
     // Every target of the workspace (unit, integration, doc tests; benches once each in
     // test mode), then the example plugins' own native unit tests.
-    run(cargo().args(["test", "--workspace", "--all-targets"]))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
-    run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml"]))?;
+    let mut totals = (0u64, 0u64);
+    for args in [
+        &["test", "--workspace", "--all-targets"][..],
+        &["test", "--workspace", "--doc"][..],
+        &["test", "--manifest-path", "plugins/Cargo.toml"][..],
+    ] {
+        let (passed, failed) = run_tests(cargo().args(args))?;
+        totals.0 += passed;
+        totals.1 += failed;
+    }
+    // One closing line for the whole run (cargo's last line is often a crate without tests).
+    println!("{} passed, {} failed", totals.0, totals.1);
     Ok(())
+}
+
+/// Runs a `cargo test` command, passing its output through, and adds up its
+/// `test result:` lines.
+fn run_tests(cmd: &mut Command) -> anyhow::Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("+ {cmd:?}");
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    let count = |line: &str, what: &str| -> u64 {
+        line.split(';')
+            .find_map(|part| part.trim().strip_suffix(what).and_then(|n| n.trim().rsplit(' ').next()?.parse().ok()))
+            .unwrap_or(0)
+    };
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if line.starts_with("test result:") {
+            passed += count(&line, "passed");
+            failed += count(&line, "failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("{passed} passed, {} failed", failed.max(1));
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok((passed, failed))
 }
 
 fn target_dir() -> PathBuf {
