@@ -120,10 +120,10 @@ impl PluginEngine {
     pub fn load(&self, spec: &PluginSpec) -> Result<Plugin, LoadError> {
         let started = Instant::now();
         let file = PluginFile::read(&spec.path)?;
-        if let Some(pin) = &spec.sha256 {
-            if !pin.eq_ignore_ascii_case(&file.sha256) {
-                return Err(LoadError::ShaMismatch { path: spec.path.clone(), expected: pin.clone(), actual: file.sha256 });
-            }
+        if let Some(pin) = &spec.sha256
+            && !pin.eq_ignore_ascii_case(&file.sha256)
+        {
+            return Err(LoadError::ShaMismatch { path: spec.path.clone(), expected: pin.clone(), actual: file.sha256 });
         }
         let (component, cache) = component::compile(self, &file)?;
         let (_, exports) = component::interface_names(self, &component);
@@ -227,10 +227,10 @@ impl Plugin {
                 tracing::warn!(plugin = %p.id.name, class = %e.class(), error = %e, "plugin instance discarded; a fresh one will serve the next batch");
             }
             _ => {
-                if let Ok(mut idle) = p.idle.lock() {
-                    if idle.len() < p.limits.max_idle_instances.max(1) {
-                        idle.push(inst);
-                    }
+                if let Ok(mut idle) = p.idle.lock()
+                    && idle.len() < p.limits.max_idle_instances.max(1)
+                {
+                    idle.push(inst);
                 }
             }
         }

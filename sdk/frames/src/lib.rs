@@ -20,7 +20,7 @@
 //! let mut out = OutcomeWriter::new(Vec::new());
 //! for msg in BatchView::new(&frames).messages() {
 //!     let msg = msg.unwrap();
-//!     if msg.property("region").unwrap() == Some("eu") { out.unchanged() } else { out.drop() }
+//!     if msg.property("region").unwrap() == Some("eu") { out.unchanged() } else { out.drop_input() }
 //! }
 //! let answer = out.finish();
 //!
@@ -725,9 +725,9 @@ impl OutcomeWriter {
         self.tag(TAG_UNCHANGED);
     }
 
-    /// The input is dropped.
+    /// The input is dropped (emits nothing).
     #[inline]
-    pub fn drop(&mut self) {
+    pub fn drop_input(&mut self) {
         self.tag(TAG_DROP);
     }
 
@@ -1180,7 +1180,7 @@ mod tests {
     fn outcome_round_trip() {
         let mut w = OutcomeWriter::new(Vec::new());
         w.unchanged();
-        w.drop();
+        w.drop_input();
         w.replaced();
         let mut keys = KeysBlock::default();
         keys.push("k");
@@ -1244,7 +1244,7 @@ mod tests {
         w.replaced();
         w.output_from(Some(["k1", "k2"]), Some("t"), Some([("a", "1"), ("b", "2")]), Some(b"x"), None);
         w.output_from(None::<[&str; 0]>, None, Some([("name", "Zoë")]), None, Some("dest"));
-        w.drop();
+        w.drop_input();
         let buf = w.finish();
         let mut r = OutcomeReader::new(&buf, 2).unwrap();
         let OutcomeView::Replaced(mut outs) = r.next_outcome_lazy().unwrap() else { panic!() };

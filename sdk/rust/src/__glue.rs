@@ -81,7 +81,7 @@ pub(crate) fn filter_batch<T: Filter>(plugin: &T, info: &BatchInfo<'_>, frames: 
         let m = m.map_err(malformed)?;
         match plugin.filter(&Message::new(m, info)) {
             Ok(true) => w.unchanged(),
-            Ok(false) => w.drop(),
+            Ok(false) => w.drop_input(),
             Err(e) => answer_error(&mut w, e),
         }
     }
@@ -105,7 +105,7 @@ pub(crate) fn transform_batch<T: Transform>(plugin: &T, info: &BatchInfo<'_>, fr
         let m = m.map_err(malformed)?;
         match plugin.transform(&Message::new(m, info)) {
             Ok(Transformed::Unchanged) => w.unchanged(),
-            Ok(Transformed::Drop) => w.drop(),
+            Ok(Transformed::Drop) => w.drop_input(),
             Ok(Transformed::One(o)) => {
                 w.replaced();
                 write_output(&mut w, &o);
