@@ -6,8 +6,10 @@
 //!
 //! * [`message`]: the messages that flow through a pipeline and what stages make of them;
 //! * [`plugin`]: the sandboxed plugin runtime (engine, compile cache, limits, pool);
+//! * [`broker`]: the embedded RocketMQ name server and broker;
 //! * [`cli`]: the command line.
 
+pub mod broker;
 pub mod cli;
 pub mod message;
 pub mod plugin;

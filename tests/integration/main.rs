@@ -3,6 +3,7 @@
 //! `runtime` drives the plugin runtime's API through every failure class, the sandbox and
 //! the compile cache. Tests that need the RocketMQ broker arrive with the daemon.
 
+mod broker;
 mod plugin_cli;
 mod runtime;
 

@@ -68,21 +68,47 @@ fn wasm_target() -> anyhow::Result<()> {
 
 fn test() -> anyhow::Result<()> {
     wasm_target()?;
-    // Every target of the workspace (unit, integration, doc tests; benches once each in
-    // test mode), then the example plugins' own native unit tests.
+    // Build everything first, with the network (the registry) at hand…
+    run(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
+    run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml", "--no-run"]))?;
+    // …then run the tests in a loopback-only network namespace: the tests start
+    // rocketmq-rust name servers, and the 1.0.0 name server connects to the machine's first
+    // non-loopback address unless it sees none. Doc tests and the plugins' unit tests start
+    // no server but run there too, offline, for one uniform run.
     let mut totals = (0u64, 0u64);
     for args in [
-        &["test", "--workspace", "--all-targets"][..],
-        &["test", "--workspace", "--doc"][..],
-        &["test", "--manifest-path", "plugins/Cargo.toml"][..],
+        &["test", "--offline", "--workspace", "--all-targets"][..],
+        &["test", "--offline", "--workspace", "--doc"][..],
+        &["test", "--offline", "--manifest-path", "plugins/Cargo.toml"][..],
     ] {
-        let (passed, failed) = run_tests(cargo().args(args))?;
+        let (passed, failed) = run_tests(&mut loopback_only(args)?)?;
         totals.0 += passed;
         totals.1 += failed;
     }
     // One closing line for the whole run (cargo's last line is often a crate without tests).
     println!("{} passed, {} failed", totals.0, totals.1);
     Ok(())
+}
+
+/// `cargo ARGS` inside a new network namespace that has only loopback, up. Uses a user
+/// namespace (`unshare -rn`) so that it also works without root where user namespaces
+/// are allowed.
+fn loopback_only(args: &[&str]) -> anyhow::Result<Command> {
+    let probe = Command::new("unshare").args(["-rn", "true"]).output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => bail!(
+            "cannot create a loopback-only network namespace (`unshare -rn` failed: {}); the tests \
+             start RocketMQ name servers, which must not see a non-loopback network. Run as root \
+             or enable unprivileged user namespaces.",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => bail!("cannot run `unshare` (util-linux) to isolate the tests on loopback: {e}"),
+    }
+    let mut cmd = Command::new("unshare");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    cmd.args(["-rn", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"]).arg(cargo).args(args);
+    Ok(cmd)
 }
 
 /// Runs a `cargo test` command, passing its output through, and adds up its

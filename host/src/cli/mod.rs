@@ -1,6 +1,7 @@
 //! The `sluice` command line: argument parsing, logging set-up and dispatch to the
 //! subcommands. Errors reach `main` as `anyhow` chains and are printed with their context.
 
+pub mod broker;
 pub mod jsonl;
 pub mod plugin;
 
@@ -13,8 +14,14 @@ pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SLUICE_LOG_FORMAT")]
     pub log_format: LogFormat,
-    /// Log filter, e.g. `info` or `sluice=debug,warn` (RUST_LOG syntax).
-    #[arg(long, global = true, default_value = "warn", env = "SLUICE_LOG")]
+    /// Log filter, e.g. `info` or `sluice=debug,warn` (RUST_LOG syntax). The default keeps
+    /// the embedded RocketMQ's start-up chatter (missing config files on a new store…) out.
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,rocketmq_runtime=error,rocketmq_transport=error,rocketmq_broker=error,rocketmq_store=error,rocketmq_namesrv=error",
+        env = "SLUICE_LOG"
+    )]
     pub log: String,
     /// The command.
     #[command(subcommand)]
@@ -36,6 +43,8 @@ pub enum Command {
     /// Work with plugin files: test them without a broker, inspect them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run the embedded RocketMQ name server and broker on loopback.
+    Broker(broker::BrokerArgs),
 }
 
 /// Sets up logging to stderr.
@@ -57,6 +66,7 @@ pub fn main() -> std::process::ExitCode {
     init_logging(cli.log_format, &cli.log);
     let r = match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Broker(args) => broker::run(args),
     };
     match r {
         Ok(code) => code,
