@@ -233,16 +233,18 @@ impl EmbeddedBroker {
     /// # Errors
     /// When the broker refuses or the route does not appear within 10 s.
     pub async fn create_topic(&mut self, topic: &str, queues: u32) -> Result<(), BrokerError> {
-        if self.admin.is_none() {
-            let mut p = DefaultMQProducer::builder(self.client_runtime("admin")?)
-                .producer_group("SLUICE_EMBEDDED_ADMIN")
-                .name_server_addr(self.namesrv_addr.clone())
-                .send_msg_timeout(5_000)
-                .build();
-            p.start().await.map_err(|e| BrokerError::Admin(format!("cannot start the admin client: {e}")))?;
-            self.admin = Some(p);
-        }
-        let Some(admin) = self.admin.as_mut() else { unreachable!("set above") };
+        let admin = match &mut self.admin {
+            Some(admin) => admin,
+            None => {
+                let mut p = DefaultMQProducer::builder(self.client_runtime("admin")?)
+                    .producer_group("SLUICE_EMBEDDED_ADMIN")
+                    .name_server_addr(self.namesrv_addr.clone())
+                    .send_msg_timeout(5_000)
+                    .build();
+                p.start().await.map_err(|e| BrokerError::Admin(format!("cannot start the admin client: {e}")))?;
+                self.admin.insert(p)
+            }
+        };
         let queues_i32 = i32::try_from(queues).map_err(|_| BrokerError::Admin(format!("{queues} queues is too many")))?;
         admin
             .create_topic(TopicValidator::AUTO_CREATE_TOPIC_KEY_TOPIC, topic, queues_i32, HashMap::new())
