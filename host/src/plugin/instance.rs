@@ -246,29 +246,17 @@ impl LiveInstance {
         let n = batch.messages.len();
         let invalid = |detail: String| CallError::InvalidOutput { plugin: p.id.name.clone(), detail };
         match &self.guest {
-            Guest::FilterFrames(_) | Guest::TransformFrames(_) => {
+            Guest::FilterFrames(g) => {
                 let ctx = context(p, batch);
-                // Frames that lie back to back (a batch as a source built it) go to the
-                // guest as they are; others are gathered into the reused scratch buffer.
-                let frames = match Message::contiguous_frames(batch.messages) {
-                    Some(run) => run,
-                    None => {
-                        let mut enc = BatchEncoder::new(std::mem::take(&mut self.scratch));
-                        for m in batch.messages {
-                            enc.push_frame(m.frame());
-                        }
-                        self.scratch = enc.finish();
-                        &self.scratch
-                    }
-                };
-                let r = match &self.guest {
-                    Guest::FilterFrames(g) => g.call_filter(&mut self.store, &ctx, frames),
-                    Guest::TransformFrames(g) => g.call_transform(&mut self.store, &ctx, frames),
-                    _ => unreachable!("matched above"),
-                };
+                let r = g.call_filter(&mut self.store, &ctx, gather_frames(&mut self.scratch, batch.messages));
                 let answer = self.answer(p, r)?;
-                let is_filter = matches!(self.guest, Guest::FilterFrames(_));
-                decode_frames(&answer, batch.messages, is_filter, p.limits.max_outputs_per_message).map_err(invalid)
+                decode_frames(&answer, batch.messages, true, p.limits.max_outputs_per_message).map_err(invalid)
+            }
+            Guest::TransformFrames(g) => {
+                let ctx = context(p, batch);
+                let r = g.call_transform(&mut self.store, &ctx, gather_frames(&mut self.scratch, batch.messages));
+                let answer = self.answer(p, r)?;
+                decode_frames(&answer, batch.messages, false, p.limits.max_outputs_per_message).map_err(invalid)
             }
             Guest::Filter(g) => {
                 let (ctx, msgs) = typed_batch(p, batch);
@@ -324,6 +312,20 @@ impl LiveInstance {
             Ok(Ok(v)) => Ok(v),
         }
     }
+}
+
+/// The frames of a batch as one run of bytes: as they lie when a source built the batch
+/// in one buffer (no copy on the host), else gathered into the reused `scratch` buffer.
+fn gather_frames<'a>(scratch: &'a mut Vec<u8>, messages: &'a [Message]) -> &'a [u8] {
+    if let Some(run) = Message::contiguous_frames(messages) {
+        return run;
+    }
+    let mut enc = BatchEncoder::new(std::mem::take(scratch));
+    for m in messages {
+        enc.push_frame(m.frame());
+    }
+    *scratch = enc.finish();
+    scratch
 }
 
 fn too_many(i: usize, got: usize, max: usize) -> String {
