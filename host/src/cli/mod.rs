@@ -2,8 +2,11 @@
 //! subcommands. Errors reach `main` as `anyhow` chains and are printed with their context.
 
 pub mod broker;
+pub mod generator;
 pub mod jsonl;
+pub mod mq;
 pub mod plugin;
+pub mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -11,21 +14,42 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Log format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SLUICE_LOG_FORMAT")]
-    pub log_format: LogFormat,
-    /// Log filter, e.g. `info` or `sluice=debug,warn` (RUST_LOG syntax). The default keeps
-    /// the embedded RocketMQ's start-up chatter (missing config files on a new store…) out.
-    #[arg(
-        long,
-        global = true,
-        default_value = "warn,rocketmq_runtime=error,rocketmq_transport=error,rocketmq_broker=error,rocketmq_store=error,rocketmq_namesrv=error",
-        env = "SLUICE_LOG"
-    )]
-    pub log: String,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Logging options (the config file's `[log]` applies when these are not given).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log format [default: text].
+    #[arg(long, global = true, value_enum, env = "SLUICE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `sluice=debug,warn` (RUST_LOG syntax) [default: `warn`,
+    /// or the config file's `[log] level`]. The RocketMQ crates' chatter stays at `error`
+    /// unless named here.
+    #[arg(long, global = true, env = "SLUICE_LOG")]
+    pub log: Option<String>,
+}
+
+/// The embedded RocketMQ's start-up chatter (missing config files on a new store, client
+/// reconnects already reported by Sluice) is kept out of the default log.
+const QUIET: &str = "rocketmq_runtime=error,rocketmq_transport=error,rocketmq_broker=error,rocketmq_store=error,\
+rocketmq_namesrv=error,rocketmq_client_rust=error,rocketmq_remoting=error,rocketmq_common=error";
+
+impl LogArgs {
+    /// Sets up logging to stderr, from these options or else the config's `[log]`.
+    pub fn init(&self, cfg: Option<&crate::config::Config>) {
+        let level = self.log.clone().or_else(|| cfg.map(|c| c.log.level.clone())).unwrap_or_else(|| "warn".into());
+        let format = self.log_format.unwrap_or(match cfg.map(|c| c.log.format.as_str()) {
+            Some("json") => LogFormat::Json,
+            _ => LogFormat::Text,
+        });
+        init_logging(format, &format!("{QUIET},{level}"));
+    }
 }
 
 /// Log output format.
@@ -40,33 +64,50 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the pipelines of a configuration file until SIGTERM/SIGINT (SIGHUP reloads).
+    Run(run::RunArgs),
+    /// Run a configuration on the embedded broker with sample orders and live counts.
+    Dev(run::DevArgs),
+    /// Check a configuration file and its plugins; report every problem.
+    Check(run::CheckArgs),
     /// Work with plugin files: test them without a broker, inspect them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Run the embedded RocketMQ name server and broker on loopback.
     Broker(broker::BrokerArgs),
+    /// Send JSON Lines messages to a topic.
+    Produce(mq::ProduceArgs),
+    /// Print the messages of a topic as JSON Lines.
+    Consume(mq::ConsumeArgs),
 }
 
-/// Sets up logging to stderr.
+/// Sets up logging to stderr (once; later calls are ignored).
 pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
         eprintln!("warning: invalid log filter {filter:?} ({e}); using `warn`");
         tracing_subscriber::EnvFilter::new("warn")
     });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log);
+    if !matches!(cli.command, Command::Run(_) | Command::Dev(_)) {
+        cli.log.init(None);
+    }
     let r = match cli.command {
+        Command::Run(a) => run::run(a, &cli.log),
+        Command::Dev(a) => run::dev(a, &cli.log),
+        Command::Check(a) => run::check(a),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Broker(args) => broker::run(args),
+        Command::Produce(a) => mq::produce(a),
+        Command::Consume(a) => mq::consume(a),
     };
     match r {
         Ok(code) => code,

@@ -1,0 +1,321 @@
+//! One stage of a chain: a plugin with its failure policy, retries and circuit breaker.
+//!
+//! [`Stage::run`] takes the messages of one queue (in order) and returns what survives,
+//! in order. The fast path is one plugin call for the whole batch. A message that fails
+//! (the plugin's `retry`/`reject`, or a crash of the call it was in) goes to the slow
+//! path: it is called alone, retried with exponential backoff while retrying can help
+//! and attempts remain, and then handled by the stage's policy (dead letter, skip, stop).
+//! Later messages of the queue wait meanwhile: that is what keeps order, and it holds only
+//! this queue, for at most the bounded retries.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::stats::StageStats;
+use super::{Control, Interrupted};
+use crate::config::{BreakerConfig, FailurePolicy, RetryConfig};
+use crate::message::{Batch, Message, Outcome};
+use crate::plugin::{BatchProcessor, FailureClass};
+
+/// A message inside the chain, with the index of the source message it came from.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Index of the source message in its batch.
+    pub origin: usize,
+    /// The message as the previous stage left it.
+    pub message: Message,
+}
+
+/// A message a stage gave up on.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Index of the source message in its batch.
+    pub origin: usize,
+    /// What went wrong, last time.
+    pub error: String,
+    /// The failure class.
+    pub class: FailureClass,
+    /// Tries made.
+    pub attempts: u32,
+}
+
+/// What a stage made of a batch.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    /// Surviving messages, in order.
+    pub items: Vec<Item>,
+    /// Messages to dead-letter.
+    pub dead: Vec<Failure>,
+}
+
+/// A running stage.
+pub struct Stage {
+    /// Stage name.
+    pub name: String,
+    /// Plugin name.
+    pub plugin_name: String,
+    processor: Arc<dyn BatchProcessor>,
+    policy: FailurePolicy,
+    retry: RetryConfig,
+    breaker: Breaker,
+    /// Counters.
+    pub stats: Arc<StageStats>,
+}
+
+struct Breaker {
+    cfg: BreakerConfig,
+    state: Mutex<(u32, Option<Instant>)>,
+}
+
+impl Breaker {
+    /// Waits while the breaker is open. Returns whether it had to wait.
+    fn wait_closed(&self, control: &Control, stage: &Stage) -> Result<(), Interrupted> {
+        loop {
+            let until = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1;
+            match until {
+                Some(t) if Instant::now() < t => control.sleep(t - Instant::now().min(t))?,
+                Some(_) => {
+                    let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if s.1.is_some() {
+                        s.1 = None;
+                        tracing::info!(stage = %stage.name, plugin = %stage.plugin_name, "circuit breaker half-open: trying the plugin again");
+                    }
+                    return Ok(());
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+
+    fn record(&self, class: Option<FailureClass>, stage: &Stage) {
+        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match class {
+            Some(c) if matches!(c, FailureClass::Trap | FailureClass::Deadline | FailureClass::Memory) => {
+                s.0 += 1;
+                if self.cfg.consecutive_failures > 0 && s.0 >= self.cfg.consecutive_failures && s.1.is_none() {
+                    s.1 = Some(Instant::now() + self.cfg.cooldown);
+                    s.0 = 0;
+                    stage.stats.breaker_opened.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        stage = %stage.name,
+                        plugin = %stage.plugin_name,
+                        "circuit breaker open: the plugin crashed {} times in a row (last: {c}); \
+                         its queues wait {} before it is tried again, nothing is dead-lettered meanwhile",
+                        self.cfg.consecutive_failures,
+                        humantime::format_duration(self.cfg.cooldown)
+                    );
+                }
+            }
+            Some(_) => {}
+            None => s.0 = 0,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1.is_some()
+    }
+}
+
+/// What the stage made of one message.
+enum Handled {
+    Keep,
+    Drop,
+    Replace(Vec<Message>),
+    GaveUp(Failure),
+}
+
+/// Whether retrying a failure of this class can help.
+fn retryable(class: FailureClass) -> bool {
+    matches!(class, FailureClass::Trap | FailureClass::Deadline | FailureClass::Memory | FailureClass::PluginRetry)
+}
+
+impl Stage {
+    /// A stage around `processor`.
+    pub fn new(
+        name: String,
+        plugin_name: String,
+        processor: Arc<dyn BatchProcessor>,
+        policy: FailurePolicy,
+        retry: RetryConfig,
+        breaker: BreakerConfig,
+    ) -> Self {
+        Self {
+            name,
+            plugin_name,
+            processor,
+            policy,
+            retry,
+            breaker: Breaker { cfg: breaker, state: Mutex::new((0, None)) },
+            stats: Arc::new(StageStats::default()),
+        }
+    }
+
+    /// Whether the stage's circuit breaker is open now.
+    pub fn breaker_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// Runs the stage over `items` (all from one queue, in order).
+    ///
+    /// # Errors
+    /// [`Interrupted`] when the pipeline is being stopped, or when a failure hit the
+    /// `stop` policy.
+    pub fn run(&self, topic: &str, queue_id: u32, items: Vec<Item>, control: &Control) -> Result<StageOutput, Interrupted> {
+        let mut out = StageOutput { items: Vec::with_capacity(items.len()), dead: Vec::new() };
+        if items.is_empty() {
+            return Ok(out);
+        }
+        self.stats.messages_in.fetch_add(items.len() as u64, Ordering::Relaxed);
+        self.breaker.wait_closed(control, self)?;
+        let messages: Vec<Message> = items.iter().map(|i| i.message.clone()).collect();
+        let outcomes = match self.processor.process(&Batch { topic, queue_id, messages: &messages }) {
+            Ok(o) => {
+                self.breaker.record(None, self);
+                o.into_iter().map(Some).collect()
+            }
+            Err(e) => {
+                // A failure of the whole call: find out message by message.
+                self.note_failure(&e.to_string(), e.class());
+                vec![None; items.len()]
+            }
+        };
+        for (item, outcome) in items.into_iter().zip(outcomes) {
+            let handled = match outcome {
+                Some(Outcome::Keep) => Handled::Keep,
+                Some(Outcome::Drop) => Handled::Drop,
+                Some(Outcome::Replace(v)) => Handled::Replace(v),
+                Some(Outcome::Failed(f)) => {
+                    let class = f.class();
+                    self.note_failure(&f.to_string(), class);
+                    self.retry_one(topic, queue_id, &item, 1, f.to_string(), class, control)?
+                }
+                None => self.retry_one(topic, queue_id, &item, 0, String::new(), FailureClass::Trap, control)?,
+            };
+            match handled {
+                Handled::Keep => out.items.push(item),
+                Handled::Drop => {
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Handled::Replace(v) => {
+                    self.stats.replaced.fetch_add(1, Ordering::Relaxed);
+                    out.items.extend(v.into_iter().map(|message| Item { origin: item.origin, message }));
+                }
+                Handled::GaveUp(failure) => match self.policy {
+                    FailurePolicy::DeadLetter => out.dead.push(failure),
+                    FailurePolicy::Skip => {
+                        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            stage = %self.name, plugin = %self.plugin_name, topic, queue_id,
+                            offset = item.message.queue_offset(), attempts = failure.attempts,
+                            "skipping a message the plugin failed on (on_failure = \"skip\"): {}", failure.error
+                        );
+                    }
+                    FailurePolicy::Stop => {
+                        let reason = format!(
+                            "stage `{}` (plugin `{}`) failed on {topic} queue {queue_id} offset {} after {} attempt(s): {} \
+                             (on_failure = \"stop\"); the message is not committed and comes back when the pipeline restarts",
+                            self.name,
+                            self.plugin_name,
+                            item.message.queue_offset(),
+                            failure.attempts,
+                            failure.error
+                        );
+                        return Err(Interrupted::Stop(reason));
+                    }
+                },
+            }
+        }
+        self.stats.messages_out.fetch_add(out.items.len() as u64, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    fn note_failure(&self, error: &str, class: FailureClass) {
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        self.stats.record_class(class);
+        self.breaker.record(Some(class), self);
+        tracing::debug!(stage = %self.name, plugin = %self.plugin_name, %class, "plugin call failed: {error}");
+    }
+
+    /// The slow path for one message: `attempts` tries already made (the last one failed
+    /// with `error`/`class`, unless `attempts` is 0).
+    #[allow(clippy::too_many_arguments)]
+    fn retry_one(
+        &self,
+        topic: &str,
+        queue_id: u32,
+        item: &Item,
+        mut attempts: u32,
+        mut error: String,
+        mut class: FailureClass,
+        control: &Control,
+    ) -> Result<Handled, Interrupted> {
+        loop {
+            if attempts > 0 {
+                if !retryable(class) || attempts >= self.retry.max_attempts {
+                    if attempts > 1 || !retryable(class) {
+                        tracing::warn!(
+                            stage = %self.name, plugin = %self.plugin_name, topic, queue_id,
+                            offset = item.message.queue_offset(), attempts, %class,
+                            "giving up on a message: {error}"
+                        );
+                    }
+                    return Ok(Handled::GaveUp(Failure { origin: item.origin, error, class, attempts }));
+                }
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                control.sleep(self.retry.backoff(attempts))?;
+            }
+            self.breaker.wait_closed(control, self)?;
+            let message = if attempts == 0 {
+                item.message.clone()
+            } else {
+                let mut p = item.message.to_parts();
+                p.reconsume_count = attempts;
+                p.build()
+            };
+            attempts += 1;
+            match self.processor.process(&Batch { topic, queue_id, messages: std::slice::from_ref(&message) }) {
+                Ok(o) => match <[Outcome; 1]>::try_from(o) {
+                    Ok([Outcome::Failed(f)]) => {
+                        class = f.class();
+                        error = f.to_string();
+                        self.note_failure(&error, class);
+                    }
+                    Ok([Outcome::Replace(v)]) => {
+                        self.breaker.record(None, self);
+                        // Outputs inherit the retried input's reconsume count; reset it.
+                        let v = v
+                            .into_iter()
+                            .map(|m| {
+                                let mut p = m.to_parts();
+                                p.reconsume_count = 0;
+                                p.build()
+                            })
+                            .collect();
+                        return Ok(Handled::Replace(v));
+                    }
+                    Ok([Outcome::Drop]) => {
+                        self.breaker.record(None, self);
+                        return Ok(Handled::Drop);
+                    }
+                    Ok([Outcome::Keep]) => {
+                        self.breaker.record(None, self);
+                        // Keep means the *input* goes on: the original, not the retry copy.
+                        return Ok(Handled::Keep);
+                    }
+                    Err(o) => {
+                        class = FailureClass::InvalidOutput;
+                        error = format!("plugin `{}` answered {} outcomes for 1 message", self.plugin_name, o.len());
+                        self.note_failure(&error, class);
+                    }
+                },
+                Err(e) => {
+                    class = e.class();
+                    error = e.to_string();
+                    self.note_failure(&error, class);
+                }
+            }
+        }
+    }
+}
+

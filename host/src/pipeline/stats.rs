@@ -1,0 +1,146 @@
+//! Counters of a pipeline, its stages and sinks: read by `sluice dev`'s live view, the
+//! status endpoint and the metrics. Relaxed atomics; nothing here is on a lock.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::plugin::FailureClass;
+
+/// Counters of one stage (kept across reloads while the stage keeps its name).
+#[derive(Debug, Default)]
+pub struct StageStats {
+    /// Messages handed to the stage.
+    pub messages_in: AtomicU64,
+    /// Messages that came out (kept or produced).
+    pub messages_out: AtomicU64,
+    /// Messages filtered out.
+    pub dropped: AtomicU64,
+    /// Messages replaced by outputs.
+    pub replaced: AtomicU64,
+    /// Failed calls or messages (every try counts).
+    pub failures: AtomicU64,
+    /// Retries made.
+    pub retries: AtomicU64,
+    /// Messages skipped by the `skip` policy.
+    pub skipped: AtomicU64,
+    /// Times the circuit breaker opened.
+    pub breaker_opened: AtomicU64,
+    by_class: [AtomicU64; 7],
+}
+
+const CLASSES: [FailureClass; 7] = [
+    FailureClass::Trap,
+    FailureClass::Deadline,
+    FailureClass::Memory,
+    FailureClass::PluginRetry,
+    FailureClass::PluginReject,
+    FailureClass::InitRefused,
+    FailureClass::InvalidOutput,
+];
+
+impl StageStats {
+    pub(crate) fn record_class(&self, class: FailureClass) {
+        if let Some(i) = CLASSES.iter().position(|c| *c == class) {
+            self.by_class[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Failures by class name (only classes seen).
+    pub fn failures_by_class(&self) -> BTreeMap<&'static str, u64> {
+        CLASSES
+            .iter()
+            .zip(&self.by_class)
+            .map(|(c, n)| (c.as_str(), n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// Counters of one sink.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Messages acknowledged.
+    pub sent: AtomicU64,
+    /// Failed sends (each retry counts).
+    pub errors: AtomicU64,
+}
+
+/// Counters of one pipeline.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Messages received from the source.
+    pub consumed: AtomicU64,
+    /// Batches handled to the end (their offsets may be committed).
+    pub batches_done: AtomicU64,
+    /// Batches given up on at shutdown or stop (not committed).
+    pub batches_interrupted: AtomicU64,
+    /// Messages that reached no sink because every stage path filtered them.
+    pub filtered: AtomicU64,
+    /// Messages sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Messages being handled right now.
+    pub in_flight: AtomicU64,
+}
+
+/// A point-in-time copy of a pipeline's counters, for display and the status endpoint.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// `running`, `stopped: …` or `draining`.
+    pub state: String,
+    /// Messages consumed.
+    pub consumed: u64,
+    /// Batches done.
+    pub batches_done: u64,
+    /// Messages filtered out.
+    pub filtered: u64,
+    /// Messages dead-lettered.
+    pub dead_lettered: u64,
+    /// In flight.
+    pub in_flight: u64,
+    /// Per stage.
+    pub stages: Vec<StageSnapshot>,
+    /// Per sink: (name, sent, errors).
+    pub sinks: Vec<SinkSnapshot>,
+}
+
+/// A stage's counters.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StageSnapshot {
+    /// Stage name.
+    pub name: String,
+    /// In.
+    pub messages_in: u64,
+    /// Out.
+    pub messages_out: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// Failures by class.
+    pub failures: BTreeMap<&'static str, u64>,
+    /// Retries.
+    pub retries: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Breaker openings.
+    pub breaker_opened: u64,
+    /// Whether the breaker is open now.
+    pub breaker_open: bool,
+}
+
+/// A sink's counters.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SinkSnapshot {
+    /// Sink name.
+    pub name: String,
+    /// Sent.
+    pub sent: u64,
+    /// Errors.
+    pub errors: u64,
+}
+
+pub(crate) fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}

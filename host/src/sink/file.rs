@@ -1,0 +1,52 @@
+//! The `file` sink: JSON Lines appended to a file, flushed to the operating system before
+//! a batch is acknowledged.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{Sink, SinkError, display, json_lines};
+use crate::message::Batch;
+
+/// Appends records to one file.
+pub struct FileSink {
+    name: String,
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl FileSink {
+    /// Opens (creates) `path` for appending.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(name: &str, path: &Path) -> anyhow::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("sink `{name}`: cannot open {} for appending: {e}", path.display()))?;
+        Ok(Self { name: name.to_owned(), path: path.to_owned(), file: Mutex::new(file) })
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for FileSink {
+    async fn send(&self, batch: &Batch<'_>) -> Result<(), SinkError> {
+        let lines = json_lines(batch);
+        // One write_all of whole lines under the lock: batches of different queues never
+        // interleave within a line.
+        let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.write_all(&lines).and_then(|()| f.flush()).map_err(|source| SinkError::Io {
+            sink: self.name.clone(),
+            target: display(&self.path),
+            source,
+        })
+    }
+
+    async fn close(&self) {
+        let f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = f.sync_data();
+    }
+}

@@ -1,0 +1,212 @@
+//! The `rocketmq` sink: batch sends to a topic, each message to the queue its key hashes
+//! to (Java `String.hashCode`, as RocketMQ's `SelectMessageQueueByHash`), so that one
+//! key's messages stay in one queue and in order downstream. A message without keys goes
+//! to the queue with its source queue's number (modulo the queue count), which keeps the
+//! source queue's order. The same producer writes dead letters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rocketmq_client_rust::{DefaultMQProducer, SendStatus};
+use rocketmq_model::common::message::STRING_HASH_SET;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message as MqMessage;
+use tokio::sync::RwLock;
+
+use super::{Sink, SinkError};
+use crate::connection::Connection;
+use crate::message::{Batch, Message};
+
+/// Property that carries the id of the source message an output came from.
+pub const SOURCE_ID_PROPERTY: &str = "SLUICE_SOURCE_ID";
+
+/// How long a topic's queue list is trusted before it is fetched again.
+const ROUTE_TTL: Duration = Duration::from_secs(30);
+
+static PRODUCERS: AtomicU64 = AtomicU64::new(0);
+
+/// A started producer with a cache of topic routes.
+pub struct Producer {
+    name: String,
+    producer: RwLock<DefaultMQProducer>,
+    routes: std::sync::Mutex<HashMap<String, (Instant, Vec<MessageQueue>)>>,
+    timeout: Duration,
+}
+
+impl Producer {
+    /// Starts a producer on `conn`; `name` goes into its group name and errors.
+    ///
+    /// # Errors
+    /// When the client does not start.
+    pub async fn start(name: &str, conn: &Connection) -> Result<Self, SinkError> {
+        let n = PRODUCERS.fetch_add(1, Ordering::Relaxed);
+        let group: String =
+            format!("sluice-{name}-{n}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let mut b = DefaultMQProducer::builder(conn.runtime())
+            .client_config(conn.client_config())
+            .name_server_addr(conn.name_server().to_owned())
+            .producer_group(group)
+            .send_msg_timeout(u32::try_from(conn.send_timeout().as_millis()).unwrap_or(u32::MAX));
+        if let Some(hook) = conn.rpc_hook() {
+            b = b.rpc_hook(hook);
+        }
+        let mut producer = b.build();
+        producer.start().await.map_err(|e| SinkError::Broker {
+            sink: name.to_owned(),
+            topic: String::new(),
+            reason: format!("the producer did not start: {e}"),
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            producer: RwLock::new(producer),
+            routes: std::sync::Mutex::new(HashMap::new()),
+            timeout: conn.send_timeout(),
+        })
+    }
+
+    fn fail(&self, topic: &str, reason: String) -> SinkError {
+        SinkError::Broker { sink: self.name.clone(), topic: topic.to_owned(), reason }
+    }
+
+    async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, SinkError> {
+        if let Some((at, q)) = self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(topic)
+            && at.elapsed() < ROUTE_TTL
+        {
+            return Ok(q.clone());
+        }
+        let mut queues = self
+            .producer
+            .write()
+            .await
+            .fetch_publish_message_queues(topic)
+            .await
+            .map_err(|e| self.fail(topic, format!("no route to the topic (does it exist?): {e}")))?;
+        if queues.is_empty() {
+            return Err(self.fail(topic, "the topic has no writable queue".into()));
+        }
+        queues.sort_by(|a, b| (a.broker_name(), a.queue_id()).cmp(&(b.broker_name(), b.queue_id())));
+        self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(topic.to_owned(), (Instant::now(), queues.clone()));
+        Ok(queues)
+    }
+
+    /// Sends `messages` to `topic`, grouped by target queue, in order within each queue,
+    /// at most `batch_size` per request. `source_queue` picks the queue of keyless
+    /// messages. Extra properties are added to every message.
+    ///
+    /// # Errors
+    /// When the broker refuses or does not answer; some messages may have been stored.
+    pub async fn send(
+        &self,
+        topic: &str,
+        messages: &[Message],
+        source_queue: u32,
+        batch_size: usize,
+        extra: &[(&str, String)],
+    ) -> Result<(), SinkError> {
+        let queues = self.queues(topic).await?;
+        let mut per_queue: Vec<Vec<MqMessage>> = vec![Vec::new(); queues.len()];
+        for m in messages {
+            let q = match m.keys().next() {
+                Some(key) => key_queue(key, queues.len()),
+                None => source_queue as usize % queues.len(),
+            };
+            per_queue[q].push(to_mq(topic, m, extra).map_err(|e| self.fail(topic, e))?);
+        }
+        let producer = self.producer.read().await;
+        let timeout = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        for (q, msgs) in per_queue.into_iter().enumerate() {
+            let mut msgs = msgs.into_iter().peekable();
+            while msgs.peek().is_some() {
+                let chunk: Vec<MqMessage> = msgs.by_ref().take(batch_size.max(1)).collect();
+                let r = producer
+                    .send_batch_to_queue_with_timeout(chunk, queues[q].clone(), timeout)
+                    .await
+                    .map_err(|e| self.fail(topic, e.to_string()))?;
+                if r.send_status != SendStatus::SendOk {
+                    return Err(self.fail(topic, format!("the broker answered {:?}", r.send_status)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the producer.
+    pub async fn shutdown(&self) {
+        self.producer.write().await.shutdown().await;
+    }
+}
+
+/// The queue RocketMQ's hash selector picks for `key` among `n` queues.
+pub fn key_queue(key: &str, n: usize) -> usize {
+    let h = key.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    let n = i32::try_from(n).unwrap_or(i32::MAX).max(1);
+    (h % n).unsigned_abs() as usize
+}
+
+fn to_mq(topic: &str, m: &Message, extra: &[(&str, String)]) -> Result<MqMessage, String> {
+    let mut b = MqMessage::builder().topic(topic).body(m.body());
+    let keys: Vec<String> = m.keys().map(str::to_owned).collect();
+    if !keys.is_empty() {
+        b = b.keys(keys);
+    }
+    if let Some(t) = m.tags() {
+        b = b.tags(t.to_owned());
+    }
+    for (k, v) in m.properties() {
+        if STRING_HASH_SET.contains(k) {
+            // A plugin cannot set RocketMQ's own properties (KEYS, TAGS, DELAY…).
+            continue;
+        }
+        b = b.raw_property(k.to_owned(), v.to_owned()).map_err(|e| e.to_string())?;
+    }
+    if !m.message_id().is_empty() {
+        b = b.raw_property(SOURCE_ID_PROPERTY, m.message_id().to_owned()).map_err(|e| e.to_string())?;
+    }
+    for (k, v) in extra {
+        b = b.raw_property(*k, v.clone()).map_err(|e| e.to_string())?;
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// Sends to one topic.
+pub struct RocketMqSink {
+    topic: String,
+    batch_size: usize,
+    producer: Producer,
+}
+
+impl RocketMqSink {
+    /// Starts the sink's producer.
+    ///
+    /// # Errors
+    /// When the producer does not start.
+    pub async fn start(name: &str, topic: &str, batch_size: usize, conn: &Connection) -> Result<Self, SinkError> {
+        Ok(Self { topic: topic.to_owned(), batch_size, producer: Producer::start(name, conn).await? })
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for RocketMqSink {
+    async fn send(&self, batch: &Batch<'_>) -> Result<(), SinkError> {
+        self.producer.send(&self.topic, batch.messages, batch.queue_id, self.batch_size, &[]).await
+    }
+
+    async fn close(&self) {
+        self.producer.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hash_like_java() {
+        // "order-1".hashCode() in Java is -1207111310; Java `%` keeps the sign: |-6| = 6.
+        assert_eq!(key_queue("order-1", 8), 6);
+        assert_eq!(key_queue("", 8), 0);
+        assert_eq!(key_queue("a", 8), 97 % 8);
+        assert!((0..1000).all(|i| key_queue(&format!("k{i}"), 5) < 5));
+    }
+}

@@ -1,0 +1,178 @@
+//! The RocketMQ source, on rocketmq-client-rust 1.0.0's push consumer (clustering mode).
+//!
+//! * **ordered**: the orderly consume service locks each queue at the broker (so that
+//!   order holds while group members join and leave) and hands one queue's messages to
+//!   one thread at a time, in queue order, in batches of `batch_size`.
+//! * **concurrent**: batches of a queue may be handled at the same time; no order.
+//!
+//! The listener calls [`Pipeline::handle_batch`] and reports success only when the
+//! pipeline finished the batch; only then does the client advance the queue's offset
+//! (committed to the broker periodically and on shutdown). An interrupted batch is not
+//! acknowledged: in ordered mode the queue is suspended a moment and the batch handed
+//! again; in concurrent mode the listener holds the batch until the consumer has shut
+//! down, because the only other answer, "reconsume later", sends the message to the
+//! broker's retry topic, which the 1.0.0 broker misroutes to the dead-letter queue
+//! (notes, "Upstream bugs" #1). Retries and dead letters are done by Sluice itself.
+//!
+//! Backpressure: the client stops pulling a queue while `max_buffered_messages` or
+//! `max_buffered_bytes` of it wait to be handled, so a slow stage or sink slows
+//! consumption and memory stays bounded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocketmq_client_rust::{
+    ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext, ConsumeOrderlyStatus,
+    DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently, MessageListenerOrderly, MessageSelector,
+};
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_model::common::message::STRING_HASH_SET;
+use rocketmq_model::common::message::message_ext::MessageExt;
+
+use crate::config::{ConsumeMode, SourceConfig, StartFrom};
+use crate::connection::Connection;
+use crate::message::{Message, MessageParts};
+use crate::pipeline::Pipeline;
+
+/// Why a source did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("source of pipeline `{pipeline}` (topic {topic}, group {group}): {reason}")]
+pub struct SourceError {
+    /// Pipeline.
+    pub pipeline: String,
+    /// Topic.
+    pub topic: String,
+    /// Group.
+    pub group: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A running subscription feeding one pipeline.
+pub struct RocketMqSource {
+    consumer: DefaultMQPushConsumer,
+    pipeline: Arc<Pipeline>,
+}
+
+impl RocketMqSource {
+    /// Subscribes and starts consuming into `pipeline`. `drain` bounds how long shutdown
+    /// waits for batches in flight.
+    ///
+    /// # Errors
+    /// When the subscription expression is refused or the consumer does not start.
+    pub async fn start(cfg: &SourceConfig, conn: &Connection, pipeline: Arc<Pipeline>, drain: Duration) -> Result<Self, SourceError> {
+        let fail = |reason: String| SourceError {
+            pipeline: pipeline.name().to_owned(),
+            topic: cfg.topic.clone(),
+            group: cfg.group.clone(),
+            reason,
+        };
+        let drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX / 2);
+        let mut consumer = DefaultMQPushConsumer::builder(conn.runtime())
+            .client_config(conn.client_config())
+            .name_server_addr(conn.name_server().to_owned())
+            .rpc_hook(conn.rpc_hook())
+            .consumer_group(cfg.group.clone())
+            .consume_from_where(match cfg.start_from {
+                StartFrom::First => ConsumeFromWhere::ConsumeFromFirstOffset,
+                StartFrom::Last => ConsumeFromWhere::ConsumeFromLastOffset,
+            })
+            .consume_message_batch_max_size(cfg.batch_size)
+            .pull_batch_size(cfg.batch_size.max(32))
+            .pull_threshold_for_queue(cfg.max_buffered_messages)
+            .pull_threshold_size_for_queue(u32::try_from(cfg.max_buffered_bytes.as_u64().div_ceil(1 << 20)).unwrap_or(u32::MAX).max(1))
+            .consume_thread_min(cfg.parallelism)
+            .consume_thread_max(cfg.parallelism)
+            .suspend_current_queue_time_millis(1_000)
+            // Sluice retries and dead-letters itself; an ordered queue is only suspended
+            // (never sent to the broker's retry topic) when a batch is interrupted.
+            .max_reconsume_times(-1)
+            .await_termination_millis_when_shutdown(drain_ms + 2_000)
+            .build();
+        let subscribed = match (&cfg.tags, &cfg.sql) {
+            (_, Some(sql)) => consumer.subscribe_with_selector(&cfg.topic, Some(MessageSelector::by_sql(sql.clone()))).await,
+            (Some(tags), None) => consumer.subscribe(cfg.topic.clone(), tags.clone()).await,
+            (None, None) => consumer.subscribe(cfg.topic.clone(), "*").await,
+        };
+        subscribed.map_err(|e| fail(format!("subscription refused: {e}")))?;
+        match cfg.mode {
+            ConsumeMode::Ordered => consumer.register_message_listener_orderly(Orderly(pipeline.clone())),
+            ConsumeMode::Concurrent => consumer.register_message_listener_concurrently(Concurrent(pipeline.clone())),
+        }
+        consumer.start().await.map_err(|e| fail(format!("the consumer did not start: {e}")))?;
+        tracing::info!(pipeline = pipeline.name(), topic = %cfg.topic, group = %cfg.group, mode = ?cfg.mode, "consuming");
+        Ok(Self { consumer, pipeline })
+    }
+
+    /// Stops consuming: batches in flight finish (or are interrupted after the drain
+    /// timeout and not committed), offsets are committed, the queues unlocked.
+    pub async fn shutdown(mut self) {
+        self.consumer.shutdown().await;
+        self.pipeline.control.close();
+    }
+}
+
+/// A received message in Sluice's form: keys, tag and user properties split out of
+/// RocketMQ's property map (user properties sorted by name; RocketMQ's own dropped).
+pub fn to_parts(m: &MessageExt) -> MessageParts {
+    let props = m.properties();
+    let get = |k: &str| props.get(k).map(|v| v.as_str().to_owned());
+    let mut properties: Vec<(String, String)> = props
+        .iter()
+        .filter(|(k, _)| !STRING_HASH_SET.contains(k.as_str()))
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+        .collect();
+    properties.sort();
+    MessageParts {
+        queue_offset: m.queue_offset(),
+        message_id: get("UNIQ_KEY").unwrap_or_else(|| m.msg_id().as_str().to_owned()),
+        keys: get("KEYS").map(|k| k.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
+        tags: get("TAGS").filter(|t| !t.is_empty()),
+        properties,
+        body: m.body().unwrap_or_default(),
+        born_timestamp_ms: m.born_timestamp(),
+        reconsume_count: 0,
+        destination: None,
+    }
+}
+
+fn batch(msgs: &[&MessageExt]) -> (String, u32, Vec<Message>) {
+    let parts: Vec<MessageParts> = msgs.iter().map(|m| to_parts(m)).collect();
+    let topic = msgs.first().map(|m| m.topic().as_str().to_owned()).unwrap_or_default();
+    let queue = msgs.first().map_or(0, |m| u32::try_from(m.queue_id()).unwrap_or(0));
+    (topic, queue, MessageParts::build_batch(&parts))
+}
+
+struct Orderly(Arc<Pipeline>);
+
+impl MessageListenerOrderly for Orderly {
+    fn consume_message(&self, msgs: &[&MessageExt], ctx: &mut ConsumeOrderlyContext) -> ClientResult<ConsumeOrderlyStatus> {
+        let (topic, queue, messages) = batch(msgs);
+        match self.0.handle_batch(&topic, queue, &messages) {
+            Ok(()) => Ok(ConsumeOrderlyStatus::Success),
+            Err(_) => {
+                ctx.set_suspend_current_queue_time_millis(1_000);
+                Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment)
+            }
+        }
+    }
+}
+
+struct Concurrent(Arc<Pipeline>);
+
+impl MessageListenerConcurrently for Concurrent {
+    fn consume_message(&self, msgs: &[&MessageExt], _ctx: &ConsumeConcurrentlyContext) -> ClientResult<ConsumeConcurrentlyStatus> {
+        let (topic, queue, messages) = batch(msgs);
+        match self.0.handle_batch(&topic, queue, &messages) {
+            Ok(()) => Ok(ConsumeConcurrentlyStatus::ConsumeSuccess),
+            Err(_) => {
+                // See the module docs: hold the batch until the consumer is shut down,
+                // so that it is neither acknowledged nor sent to the broken retry topic.
+                while !self.0.control.closed() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(ConsumeConcurrentlyStatus::ReconsumeLater)
+            }
+        }
+    }
+}
