@@ -1,9 +1,11 @@
 //! Sluice's integration tests: one binary (ripgrep's pattern), with a small harness in
 //! [`util`]. `plugin_cli` drives the `sluice` binary the way a plugin author does;
 //! `runtime` drives the plugin runtime's API through every failure class, the sandbox and
-//! the compile cache. Tests that need the RocketMQ broker arrive with the daemon.
+//! the compile cache; `broker` the embedded broker; `pipeline` the daemon against a real
+//! broker (order, delivery, failure policies, reload, shutdown, subscriptions, sinks).
 
 mod broker;
+mod pipeline;
 mod plugin_cli;
 mod runtime;
 

@@ -94,6 +94,14 @@ fn test() -> anyhow::Result<()> {
 /// namespace (`unshare -rn`) so that it also works without root where user namespaces
 /// are allowed.
 fn loopback_only(args: &[&str]) -> anyhow::Result<Command> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = loopback_only_program(Path::new(&cargo))?;
+    cmd.args(args);
+    Ok(cmd)
+}
+
+/// `PROGRAM` inside a loopback-only network namespace (see [`loopback_only`]).
+fn loopback_only_program(program: &Path) -> anyhow::Result<Command> {
     let probe = Command::new("unshare").args(["-rn", "true"]).output();
     match probe {
         Ok(o) if o.status.success() => {}
@@ -106,8 +114,7 @@ fn loopback_only(args: &[&str]) -> anyhow::Result<Command> {
         Err(e) => bail!("cannot run `unshare` (util-linux) to isolate the tests on loopback: {e}"),
     }
     let mut cmd = Command::new("unshare");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    cmd.args(["-rn", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"]).arg(cargo).args(args);
+    cmd.args(["-rn", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"]).arg(program);
     Ok(cmd)
 }
 
@@ -169,17 +176,22 @@ fn plugins(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
 fn demo() -> anyhow::Result<()> {
     let out = root().join("target/plugins");
     plugins(&out)?;
-    run(cargo().args(["build", "--release", "-p", "sluice"]))?;
-    let sluice = target_dir().join("release/sluice");
-    let input = root().join("examples/orders.jsonl");
-    println!("\n== mask-pii over {}", input.display());
-    run(Command::new(&sluice).args(["plugin", "test"]).arg(out.join("mask-pii.wasm")).arg("--input").arg(&input))?;
-    println!("\n== json-filter (type = paid) over {}", input.display());
-    run(Command::new(&sluice)
-        .args(["plugin", "test"])
-        .arg(out.join("json-filter.wasm"))
-        .arg("--input")
-        .arg(&input)
-        .args(["--config", "field=type", "--config", "equals=paid"]))?;
+    // The dev profile: its dependencies are the ones the tests build (optimised), so the
+    // demo and the tests share one build.
+    run(cargo().args(["build", "-p", "sluice"]))?;
+    let sluice = target_dir().join("debug/sluice");
+    let config = root().join("examples/quickstart.toml");
+    println!("\n== sluice dev --config examples/quickstart.toml (20 s; embedded broker on loopback)");
+    // The embedded name server must not see a non-loopback network on these machines.
+    let mut cmd = loopback_only_program(&sluice)?;
+    cmd.arg("dev").arg("--config").arg(&config).args(["--duration", "20s"]);
+    run(&mut cmd)?;
+    let archive = root().join("target/quickstart-paid.jsonl");
+    if let Ok(text) = std::fs::read_to_string(&archive) {
+        println!("\n== {} ({} lines); the first:", archive.display(), text.lines().count());
+        for line in text.lines().take(3) {
+            println!("{line}");
+        }
+    }
     Ok(())
 }

@@ -132,7 +132,7 @@ pub fn consume(a: ConsumeArgs) -> anyhow::Result<ExitCode> {
             .build();
         match (&a.tags, &a.sql) {
             (_, Some(sql)) => c.subscribe_with_selector(&a.topic, Some(MessageSelector::by_sql(sql.clone()))).await?,
-            (Some(t), None) => c.subscribe(a.topic.clone(), t.clone()).await?,
+            (Some(t), None) => c.subscribe(a.topic.clone(), crate::source::tag_expression(t)).await?,
             (None, None) => c.subscribe(a.topic.clone(), "*").await?,
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -573,7 +573,10 @@ fn deserialize<T: DeserializeOwned>(value: toml::Value, path: &str, problems: &m
         Err(e) => {
             let inner = e.path().to_string();
             let path = if inner == "." || inner.is_empty() { path.to_owned() } else { format!("{path}.{inner}") };
-            problems.push(Problem { path, message: e.into_inner().to_string() });
+            // toml appends "in `a.b`" lines; the path is already given.
+            let message = e.into_inner().to_string();
+            let message = message.lines().next().unwrap_or_default().to_owned();
+            problems.push(Problem { path, message });
             None
         }
     }
@@ -635,7 +638,7 @@ impl Config {
             Some(toml::Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     let path = pipeline_path(i, item.get("name").and_then(toml::Value::as_str));
-                    if let Some(p) = deserialize::<PipelineConfig>(item.clone(), &path, &mut problems) {
+                    if let Some(p) = pipeline(item, &path, &mut problems) {
                         cfg.pipelines.push(p);
                     }
                 }
@@ -855,6 +858,33 @@ impl PipelineConfig {
     }
 }
 
+/// One `[[pipeline]]`, its stages and sinks deserialised one by one so that a problem in
+/// one does not hide a problem in another.
+fn pipeline(item: &toml::Value, path: &str, problems: &mut Vec<Problem>) -> Option<PipelineConfig> {
+    let Some(table) = item.as_table() else {
+        return deserialize(item.clone(), path, problems);
+    };
+    let mut ok = true;
+    if let Some(toml::Value::Array(stages)) = table.get("stage") {
+        for (j, st) in stages.iter().enumerate() {
+            ok &= deserialize::<StageConfig>(st.clone(), &format!("{path}.stage[{j}]"), problems).is_some();
+        }
+    }
+    if let Some(toml::Value::Table(sinks)) = table.get("sinks") {
+        for (name, sink) in sinks {
+            ok &= deserialize::<SinkConfig>(sink.clone(), &format!("{path}.sinks.{name}"), problems).is_some();
+        }
+    }
+    if ok {
+        return deserialize(item.clone(), path, problems);
+    }
+    let mut rest = table.clone();
+    rest.remove("stage");
+    rest.remove("sinks");
+    let _ = deserialize::<PipelineConfig>(toml::Value::Table(rest), path, problems);
+    None
+}
+
 fn pipeline_path(i: usize, name: Option<&str>) -> String {
     match name {
         Some(n) if !n.is_empty() => format!("pipeline[{n}]"),
@@ -909,7 +939,8 @@ mod tests {
 
     #[test]
     fn a_full_config_parses_with_defaults() {
-        let cfg = Config::from_toml(GOOD, Path::new("/etc/sluice")).unwrap();
+        let base = std::env::temp_dir();
+        let cfg = Config::from_toml(GOOD, &base).unwrap();
         let p = &cfg.pipelines[0];
         assert!(cfg.rocketmq.is_embedded());
         assert_eq!(p.stages[0].name(), "mask_pii");
@@ -918,7 +949,8 @@ mod tests {
         assert_eq!(p.stages[0].retry.max_backoff, Duration::from_secs(5));
         assert_eq!(p.source.batch_size, 64);
         assert_eq!(p.dead_letter_topic(&cfg), "SLUICE_DLQ");
-        assert_eq!(cfg.resolve(Path::new("a.wasm")), Path::new("/etc/sluice/a.wasm"));
+        assert_eq!(cfg.resolve(Path::new("a.wasm")), base.join("a.wasm"));
+        assert_eq!(cfg.resolve(Path::new("/x/a.wasm")), Path::new("/x/a.wasm"));
         assert!(matches!(p.sinks["audit"], SinkConfig::File { .. }));
     }
 
@@ -931,9 +963,9 @@ mod tests {
             .replace("[rocketmq]", "[rocketmq]\nbogus = 1");
         let got = problems(&bad);
         assert_eq!(got.len(), 3, "{got:#?}");
-        assert!(got[0].starts_with("rocketmq: unknown field `bogus`"), "{got:#?}");
-        assert!(got[1].starts_with("pipeline[orders].stage[0].limits: unknown field `memroy`"), "{got:#?}");
-        assert!(got[2].starts_with("pipeline[orders].sinks.audit: unknown variant `ftp`"), "{got:#?}");
+        assert!(got[0].starts_with("rocketmq.bogus: unknown field `bogus`, expected one of `name_server`"), "{got:#?}");
+        assert!(got[1].starts_with("pipeline[orders].stage[0].limits.memroy: unknown field `memroy`"), "{got:#?}");
+        assert_eq!(got[2], "pipeline[orders].sinks.audit.type: unknown variant `ftp`, expected one of `rocketmq`, `file`, `stdout`, `http`");
         // Semantic problems come once the types are right.
         let got = problems(&GOOD.replace("default_sinks = [\"clean\"]", "default_sinks = [\"nope\"]").replace("topic = \"clean\"", "topic = \"orders\""));
         assert_eq!(

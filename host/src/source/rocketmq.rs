@@ -91,7 +91,7 @@ impl RocketMqSource {
             .build();
         let subscribed = match (&cfg.tags, &cfg.sql) {
             (_, Some(sql)) => consumer.subscribe_with_selector(&cfg.topic, Some(MessageSelector::by_sql(sql.clone()))).await,
-            (Some(tags), None) => consumer.subscribe(cfg.topic.clone(), tags.clone()).await,
+            (Some(tags), None) => consumer.subscribe(cfg.topic.clone(), tag_expression(tags)).await,
             (None, None) => consumer.subscribe(cfg.topic.clone(), "*").await,
         };
         subscribed.map_err(|e| fail(format!("subscription refused: {e}")))?;
@@ -110,6 +110,15 @@ impl RocketMqSource {
         self.consumer.shutdown().await;
         self.pipeline.control.close();
     }
+}
+
+/// A tag expression with the blanks around `||` removed: `paid || shipped` becomes
+/// `paid||shipped`. The 1.0.0 client hashes each tag *before* trimming it
+/// (`FilterAPI::build_subscription_data`), so with blanks the broker's tag-code check
+/// matches nothing and the subscription silently receives no message.
+pub fn tag_expression(expr: &str) -> String {
+    let tags: Vec<&str> = expr.split("||").map(str::trim).filter(|t| !t.is_empty()).collect();
+    if tags.is_empty() { "*".to_owned() } else { tags.join("||") }
 }
 
 /// A received message in Sluice's form: keys, tag and user properties split out of
@@ -174,5 +183,18 @@ impl MessageListenerConcurrently for Concurrent {
                 Ok(ConsumeConcurrentlyStatus::ReconsumeLater)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_expressions_lose_their_blanks() {
+        assert_eq!(tag_expression("paid || shipped"), "paid||shipped");
+        assert_eq!(tag_expression(" paid "), "paid");
+        assert_eq!(tag_expression("*"), "*");
+        assert_eq!(tag_expression("  "), "*");
     }
 }

@@ -9,6 +9,7 @@
 //! | `spin:MS` | busy-waits MS milliseconds, then passes the message on |
 //! | `alloc` / `alloc:MIB` | allocates 1 GiB / MIB MiB and touches it |
 //! | `retry` / `reject` | returns that error |
+//! | `retry-until:N` | asks for a retry while the host's reconsume count is below N |
 //! | `fanout` / `fanout:N` | emits 1,000 / N outputs |
 //! | `read-file` / `read-file:PATH` | tries to read `/etc/passwd` / PATH |
 //! | `list-dir` | tries to list `/` and `.` |
@@ -66,6 +67,15 @@ impl Transform for Chaos {
                 Ok(Transformed::Unchanged)
             }
             "retry" => Err(Error::retry("chaos: retry requested")),
+            // Asks for a retry until the host has retried N times (its reconsume count).
+            "retry-until" => {
+                let n: u32 = arg.parse().unwrap_or(1);
+                if msg.reconsume_count() < n {
+                    Err(Error::retry(format!("chaos: retry {} of {n}", msg.reconsume_count() + 1)))
+                } else {
+                    Ok(Transformed::Unchanged)
+                }
+            }
             "reject" => Err(Error::reject("chaos: reject requested")),
             "fanout" => {
                 let n: usize = arg.parse().unwrap_or(1000);

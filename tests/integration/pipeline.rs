@@ -1,0 +1,713 @@
+//! The daemon against a real rocketmq-rust 1.0.0 name server and broker started by each
+//! test on free loopback ports: order, delivery, failures, reload, shutdown, modes,
+//! subscriptions and sinks.
+//!
+//! Like `broker.rs`, these tests start a name server and refuse to run unless the process
+//! sees only loopback (`cargo xtask test` runs them in a loopback-only network namespace).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rocketmq_client_rust::{ClientResult, ConsumeOrderlyContext, ConsumeOrderlyStatus, DefaultMQPushConsumer, MQPushConsumer, MessageListenerOrderly};
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_model::common::message::message_ext::MessageExt;
+use serde_json::Value;
+use sluice::broker::{EmbeddedBroker, EmbeddedBrokerConfig, loopback_only_network};
+use sluice::config::Config;
+use sluice::connection::Connection;
+use sluice::daemon::Daemon;
+use sluice::message::{Message, MessageParts};
+use sluice::sink::rocketmq::Producer;
+
+use crate::util::shared_cache;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).max_blocking_threads(256).enable_all().build().expect("tokio runtime")
+}
+
+/// A broker for one test, with a producer, a temp dir, and config/collect helpers.
+struct Env {
+    broker: EmbeddedBroker,
+    dir: tempfile::TempDir,
+    conn: Connection,
+    producer: Producer,
+}
+
+impl Env {
+    async fn start(topics: &[(&str, u32)]) -> Env {
+        // `SLUICE_TEST_LOG=sluice=debug,warn cargo xtask test` shows the daemon's log.
+        if let Ok(filter) = std::env::var("SLUICE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+        assert!(
+            loopback_only_network(),
+            "this test starts a RocketMQ name server, which must not see a non-loopback network \
+             here: run the tests with `cargo xtask test` (a loopback-only network namespace)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = EmbeddedBrokerConfig { data_dir: dir.path().join("broker"), namesrv_port: 0, broker_port: 0 };
+        let mut broker = EmbeddedBroker::start(&cfg).await.expect("embedded broker starts");
+        for (t, q) in topics {
+            broker.create_topic(t, *q).await.unwrap();
+        }
+        let addr = broker.namesrv_addr().to_owned();
+        let rcfg = sluice::config::RocketMqConfig { name_server: addr.clone(), client_ip: Some("127.0.0.1".into()), ..Default::default() };
+        let conn = Connection::new(&rcfg, &addr, &Config::default()).unwrap();
+        let producer = Producer::start("test", &conn).await.unwrap();
+        Env { broker, dir, conn, producer }
+    }
+
+    /// A config: `[rocketmq]` pointing at this broker, then `body` (pipelines etc.).
+    fn config(&self, body: &str) -> Config {
+        let text = format!(
+            "[rocketmq]\nname_server = \"{}\"\nclient_ip = \"127.0.0.1\"\n[engine]\ncache_dir = {:?}\n[admin]\nenabled = false\n{body}",
+            self.broker.namesrv_addr(),
+            shared_cache().display().to_string()
+        );
+        Config::from_toml(&text, self.dir.path()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    async fn produce(&self, topic: &str, parts: &[MessageParts]) {
+        for chunk in parts.chunks(500) {
+            let msgs: Vec<Message> = MessageParts::build_batch(chunk);
+            self.producer.send(topic, &msgs, 0, 128, &[]).await.expect("produce");
+        }
+    }
+
+    /// Consumes `topic` in queue order until `n` messages arrived or `timeout` passed.
+    async fn collect(&self, topic: &str, n: usize, timeout: Duration) -> Vec<(u32, MessageParts)> {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let mut c = DefaultMQPushConsumer::builder(self.conn.runtime())
+            .client_config(self.conn.client_config())
+            .name_server_addr(self.conn.name_server().to_owned())
+            .consumer_group(format!("test-collect-{topic}"))
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+            .consume_message_batch_max_size(64)
+            .build();
+        c.subscribe(topic, "*").await.unwrap();
+        c.register_message_listener_orderly(Collector(got.clone()));
+        c.start().await.unwrap();
+        let deadline = Instant::now() + timeout;
+        while got.lock().unwrap().len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Whatever else would arrive shortly (duplicates, extras) counts too.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.shutdown().await;
+        let out = got.lock().unwrap().clone();
+        out
+    }
+
+    async fn stop(self) {
+        self.producer.shutdown().await;
+        self.broker.shutdown().await;
+    }
+}
+
+struct Collector(Arc<Mutex<Vec<(u32, MessageParts)>>>);
+
+impl MessageListenerOrderly for Collector {
+    fn consume_message(&self, msgs: &[&MessageExt], _: &mut ConsumeOrderlyContext) -> ClientResult<ConsumeOrderlyStatus> {
+        let mut g = self.0.lock().unwrap();
+        for m in msgs {
+            g.push((m.queue_id() as u32, sluice::source::to_parts(m)));
+        }
+        Ok(ConsumeOrderlyStatus::Success)
+    }
+}
+
+fn never() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    std::mem::forget(tx);
+    rx
+}
+
+async fn start(cfg: Config) -> Daemon {
+    Daemon::start(cfg, &never()).await.expect("daemon starts").expect("not stopped")
+}
+
+/// `n` messages over `keys` keys: body `{"key":…,"seq":…,"keep":…}` with a per-key
+/// sequence number; every fifth of a key is not to be kept.
+fn keyed(n: usize, keys: usize) -> Vec<MessageParts> {
+    let mut seq = vec![0u64; keys];
+    (0..n)
+        .map(|i| {
+            let k = i % keys;
+            let s = seq[k];
+            seq[k] += 1;
+            MessageParts {
+                keys: vec![format!("k{k}")],
+                body: format!(r#"{{"key":"k{k}","seq":{s},"keep":{}}}"#, s % 5 != 0).into_bytes().into(),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+fn key_seq(body: &[u8]) -> (String, u64) {
+    let v: Value = serde_json::from_slice(body).expect("JSON body");
+    (v["key"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap())
+}
+
+/// Lines of a JSON Lines sink file.
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad sink line {l}: {e}")))
+        .collect()
+}
+
+fn body_of(v: &Value) -> String {
+    v["body"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Per key, the sequence numbers in arrival order must increase; returns how many
+/// arrivals repeated an earlier one (at-least-once redeliveries).
+fn check_key_order(arrivals: impl IntoIterator<Item = (String, u64)>) -> usize {
+    let mut last: HashMap<String, u64> = HashMap::new();
+    let mut seen: HashSet<(String, u64)> = HashSet::new();
+    let mut dups = 0;
+    for (k, s) in arrivals {
+        if !seen.insert((k.clone(), s)) {
+            dups += 1;
+            continue;
+        }
+        if let Some(prev) = last.insert(k.clone(), s) {
+            assert!(s > prev, "order broken for {k}: {s} arrived after {prev}");
+        }
+    }
+    dups
+}
+
+fn plugin(p: &str) -> String {
+    format!("{p:?}")
+}
+
+#[test]
+fn ordered_chain_into_a_rocketmq_sink_delivers_every_kept_message_in_key_order() {
+    runtime().block_on(async {
+        let env = Env::start(&[("orders", 8), ("clean", 8), ("dlq", 1)]).await;
+        let input = keyed(10_000, 100);
+        env.produce("orders", &input).await;
+        let cfg = env.config(&format!(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "p"
+            source = {{ topic = "orders", group = "g-order", mode = "ordered", batch_size = 32 }}
+            [[pipeline.stage]]
+            name = "tag"
+            plugin = {}
+            config = {{ key = "stage", value = "tagged" }}
+            [[pipeline.stage]]
+            name = "keep"
+            plugin = {}
+            config = {{ field = "keep", equals = "true" }}
+            [pipeline.sinks.out]
+            type = "rocketmq"
+            topic = "clean"
+            "#,
+            plugin(sluice_test_plugins::SET_PROPERTY),
+            plugin(sluice_test_plugins::JSON_FILTER)
+        ));
+        let daemon = start(cfg).await;
+        let expected: HashSet<(String, u64)> =
+            input.iter().map(|p| key_seq(&p.body)).filter(|(_, s)| s % 5 != 0).collect();
+        assert_eq!(expected.len(), 8_000);
+        let got = env.collect("clean", expected.len(), Duration::from_secs(120)).await;
+        let snap = daemon.snapshots().remove(0);
+        daemon.shutdown().await;
+
+        // Each key lands in one downstream queue, in order.
+        let mut queue_of: HashMap<String, u32> = HashMap::new();
+        for (q, p) in &got {
+            assert_eq!(p.properties.iter().find(|(k, _)| k == "stage").map(|(_, v)| v.as_str()), Some("tagged"));
+            let (k, _) = key_seq(&p.body);
+            assert_eq!(*queue_of.entry(k.clone()).or_insert(*q), *q, "key {k} spread over two queues");
+        }
+        let dups = check_key_order(got.iter().map(|(_, p)| key_seq(&p.body)));
+        let arrived: HashSet<(String, u64)> = got.iter().map(|(_, p)| key_seq(&p.body)).collect();
+        let missing: Vec<_> = expected.difference(&arrived).take(5).collect();
+        assert!(missing.is_empty(), "{} kept messages missing, e.g. {missing:?}", expected.len() - arrived.len());
+        assert_eq!(arrived, expected, "something arrived that should have been filtered");
+        assert_eq!(dups, 0, "a clean run delivers each message once");
+        assert_eq!((snap.consumed, snap.filtered, snap.dead_lettered), (10_000, 2_000, 0), "{snap:?}");
+        env.stop().await;
+    });
+}
+
+fn chaos_pipeline(env: &Env, name: &str, policy: &str, batch: u32, sink: &str) -> Config {
+    env.config(&format!(
+        r#"
+        [dead_letter]
+        topic = "dlq"
+        [[pipeline]]
+        name = "{name}"
+        source = {{ topic = "in", group = "g-{name}", batch_size = {batch} }}
+        [[pipeline.stage]]
+        name = "chaos"
+        plugin = {}
+        on_failure = "{policy}"
+        retry = {{ max_attempts = 3, initial_backoff = "20ms", max_backoff = "100ms" }}
+        [pipeline.sinks.file]
+        type = "file"
+        path = "{sink}"
+        "#,
+        plugin(sluice_test_plugins::CHAOS)
+    ))
+}
+
+fn one_key(bodies: &[&str]) -> Vec<MessageParts> {
+    bodies.iter().map(|b| MessageParts { keys: vec!["k".into()], body: b.to_string().into_bytes().into(), ..Default::default() }).collect()
+}
+
+#[test]
+fn retry_then_success_and_retry_exhausted_to_the_dead_letter_topic_with_context() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 4), ("dlq", 1)]).await;
+        let bodies = ["a", "retry-until:2", "b", "retry", "c"];
+        env.produce("in", &one_key(&bodies)).await;
+        let daemon = start(chaos_pipeline(&env, "p", "dead-letter", 8, "out.jsonl")).await;
+        let out = env.path("out.jsonl");
+        wait_for("4 messages in the sink", Duration::from_secs(60), || lines(&out).len() >= 4).await;
+        let dlq = env.collect("dlq", 1, Duration::from_secs(30)).await;
+        let snap = daemon.snapshots().remove(0);
+        daemon.shutdown().await;
+
+        let got: Vec<String> = lines(&out).iter().map(body_of).collect();
+        assert_eq!(got, ["a", "retry-until:2", "b", "c"], "order kept around the retries");
+        let stage = &snap.stages[0];
+        // retry-until:2 → 2 retries; retry → 2 retries, then given up (3 attempts).
+        assert_eq!(stage.retries, 4, "{snap:?}");
+        assert_eq!(stage.failures.get("plugin-retry"), Some(&5), "{snap:?}");
+        assert_eq!(snap.dead_lettered, 1);
+
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        let d = &dlq[0].1;
+        let prop = |k: &str| d.properties.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        assert_eq!(&d.body[..], b"retry");
+        assert_eq!(d.keys, ["k"]);
+        assert_eq!(prop("SLUICE_DLQ_PIPELINE"), "p");
+        assert_eq!(prop("SLUICE_DLQ_STAGE"), "chaos");
+        assert_eq!(prop("SLUICE_DLQ_PLUGIN"), "chaos");
+        assert_eq!(prop("SLUICE_DLQ_CLASS"), "plugin-retry");
+        assert_eq!(prop("SLUICE_DLQ_ATTEMPTS"), "3");
+        assert_eq!(prop("SLUICE_DLQ_ORIGIN_TOPIC"), "in");
+        assert_eq!(prop("SLUICE_DLQ_ORIGIN_OFFSET"), "3");
+        assert!(prop("SLUICE_DLQ_ERROR").contains("chaos: retry requested"), "{}", prop("SLUICE_DLQ_ERROR"));
+        assert!(!prop("SLUICE_DLQ_ORIGIN_MSG_ID").is_empty());
+        let q: u32 = prop("SLUICE_DLQ_ORIGIN_QUEUE").parse().unwrap();
+        assert!(q < 4);
+        env.stop().await;
+    });
+}
+
+#[test]
+fn stop_policy_halts_the_pipeline_and_the_message_comes_back_for_a_skip_policy() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        let bodies: Vec<String> = (0..20).map(|i| if i == 10 { "reject".to_owned() } else { format!("m{i}") }).collect();
+        let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        env.produce("in", &one_key(&refs)).await;
+
+        let daemon = start(chaos_pipeline(&env, "p", "stop", 4, "run1.jsonl")).await;
+        let p = daemon.pipeline("p").unwrap();
+        wait_for("the pipeline to stop", Duration::from_secs(60), || p.stopped_reason().is_some()).await;
+        let reason = p.stopped_reason().unwrap();
+        assert!(reason.contains("stage `chaos`") && reason.contains("offset 10") && reason.contains("reject"), "{reason}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut daemon = daemon;
+        assert_eq!(daemon.reap_stopped().await, ["p"]);
+        daemon.shutdown().await;
+        let run1: Vec<String> = lines(&env.path("run1.jsonl")).iter().map(body_of).collect();
+        let want: Vec<String> = (0..run1.len()).map(|i| format!("m{i}")).collect();
+        assert_eq!(run1, want, "only messages before the failing one, in order");
+        assert!(run1.len() <= 10);
+
+        // Same group, policy skip: the rejected message was not committed, so it comes
+        // back, is skipped, and everything after it flows.
+        let daemon = start(chaos_pipeline(&env, "p", "skip", 4, "run2.jsonl")).await;
+        let out2 = env.path("run2.jsonl");
+        wait_for("the rest", Duration::from_secs(60), || lines(&out2).last().is_some_and(|l| body_of(l) == "m19")).await;
+        let snap = daemon.snapshots().remove(0);
+        daemon.shutdown().await;
+        assert_eq!(snap.stages[0].skipped, 1, "{snap:?}");
+        let mut seen = HashSet::new();
+        let all: Vec<String> =
+            run1.into_iter().chain(lines(&out2).iter().map(body_of)).filter(|b| seen.insert(b.clone())).collect();
+        let want: Vec<String> = (0..20).filter(|i| *i != 10).map(|i| format!("m{i}")).collect();
+        assert_eq!(all, want);
+        env.stop().await;
+    });
+}
+
+fn file_pipeline(env: &Env, group: &str, mode: &str, value: &str, sink: &str) -> Config {
+    env.config(&format!(
+        r#"
+        [dead_letter]
+        topic = "dlq"
+        [shutdown]
+        drain_timeout = "10s"
+        [[pipeline]]
+        name = "p"
+        source = {{ topic = "in", group = "{group}", mode = "{mode}", batch_size = 16 }}
+        [[pipeline.stage]]
+        name = "tag"
+        plugin = {}
+        config = {{ key = "version", value = "{value}" }}
+        [pipeline.sinks.file]
+        type = "file"
+        path = "{sink}"
+        "#,
+        plugin(sluice_test_plugins::SET_PROPERTY)
+    ))
+}
+
+#[test]
+fn reload_mid_stream_loses_and_reorders_nothing() {
+    runtime().block_on(async {
+        let env = Arc::new(Env::start(&[("in", 8), ("dlq", 1)]).await);
+        let input = keyed(6_000, 50);
+        let mut daemon = start(file_pipeline(&env, "g-reload", "ordered", "v1", "out.jsonl")).await;
+        let producer = {
+            let (env, input) = (env.clone(), input.clone());
+            tokio::spawn(async move {
+                for chunk in input.chunks(100) {
+                    env.produce("in", chunk).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        let out = env.path("out.jsonl");
+        wait_for("some messages through v1", Duration::from_secs(60), || lines(&out).len() >= 1_000).await;
+        daemon.reload(file_pipeline(&env, "g-reload", "ordered", "v2", "out.jsonl")).await.expect("reload");
+        producer.await.unwrap();
+        wait_for("all messages", Duration::from_secs(120), || lines(&out).len() >= input.len()).await;
+        daemon.shutdown().await;
+
+        let got = lines(&out);
+        let arrivals: Vec<(String, u64)> = got.iter().map(|l| key_seq(body_of(l).as_bytes())).collect();
+        let dups = check_key_order(arrivals.clone());
+        assert_eq!(dups, 0);
+        assert_eq!(arrivals.iter().collect::<HashSet<_>>().len(), input.len());
+        // Per key: v1 … v1 v2 … v2, never back.
+        let mut version: HashMap<String, String> = HashMap::new();
+        let mut v2 = 0;
+        for l in &got {
+            let (k, _) = key_seq(body_of(l).as_bytes());
+            let v = l["properties"]["version"].as_str().unwrap().to_owned();
+            if let Some(prev) = version.insert(k.clone(), v.clone()) {
+                assert!(!(prev == "v2" && v == "v1"), "key {k} went back to v1 after v2");
+            }
+            v2 += usize::from(v == "v2");
+        }
+        assert!(v2 > 0 && v2 < got.len(), "the reload took effect mid-stream ({v2} of {} on v2)", got.len());
+        Arc::try_unwrap(env).ok().expect("env").stop().await;
+    });
+}
+
+#[test]
+fn graceful_shutdown_mid_stream_then_restart_loses_nothing() {
+    runtime().block_on(async {
+        let env = Arc::new(Env::start(&[("in", 8), ("dlq", 1)]).await);
+        let input = keyed(8_000, 100);
+        // Produced while the pipeline runs, so that the shutdown lands mid-stream.
+        let producer = {
+            let (env, input) = (env.clone(), input.clone());
+            tokio::spawn(async move {
+                for chunk in input.chunks(100) {
+                    env.produce("in", chunk).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        let daemon = start(file_pipeline(&env, "g-restart", "ordered", "x", "out.jsonl")).await;
+        let out = env.path("out.jsonl");
+        wait_for("a part of the stream", Duration::from_secs(60), || lines(&out).len() >= 1_500).await;
+        let t = Instant::now();
+        daemon.shutdown().await;
+        let took = t.elapsed();
+        let first_run = lines(&out).len();
+        assert!(first_run < input.len(), "stopped mid-stream ({first_run})");
+        assert!(took < Duration::from_secs(15), "shutdown took {took:?}");
+
+        let daemon = start(file_pipeline(&env, "g-restart", "ordered", "x", "out.jsonl")).await;
+        let want: HashSet<(String, u64)> = input.iter().map(|p| key_seq(&p.body)).collect();
+        wait_for("every message after the restart", Duration::from_secs(120), || {
+            lines(&out).iter().map(|l| key_seq(body_of(l).as_bytes())).collect::<HashSet<_>>().len() >= want.len()
+        })
+        .await;
+        daemon.shutdown().await;
+        let arrivals: Vec<(String, u64)> = lines(&out).iter().map(|l| key_seq(body_of(l).as_bytes())).collect();
+        let dups = check_key_order(arrivals.clone());
+        assert_eq!(arrivals.into_iter().collect::<HashSet<_>>(), want);
+        eprintln!("shutdown took {took:?}; {first_run} before the restart; {dups} redelivered after it");
+        producer.await.unwrap();
+        Arc::try_unwrap(env).ok().expect("env").stop().await;
+    });
+}
+
+#[test]
+fn concurrent_mode_delivers_everything() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 4), ("dlq", 1)]).await;
+        let input = keyed(3_000, 30);
+        env.produce("in", &input).await;
+        let daemon = start(file_pipeline(&env, "g-conc", "concurrent", "x", "out.jsonl")).await;
+        let out = env.path("out.jsonl");
+        wait_for("all messages", Duration::from_secs(120), || lines(&out).len() >= input.len()).await;
+        daemon.shutdown().await;
+        let got: HashSet<(String, u64)> = lines(&out).iter().map(|l| key_seq(body_of(l).as_bytes())).collect();
+        assert_eq!(got, input.iter().map(|p| key_seq(&p.body)).collect());
+        env.stop().await;
+    });
+}
+
+#[test]
+fn tag_and_sql92_subscriptions_select_what_they_say() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 4), ("dlq", 1)]).await;
+        let input: Vec<MessageParts> = (0..400)
+            .map(|i| MessageParts {
+                keys: vec![format!("o{}", i % 40)],
+                tags: Some(["created", "paid", "shipped"][i % 3].into()),
+                properties: vec![("region".into(), ["eu", "us"][i % 2].into()), ("amount".into(), (i % 100).to_string())],
+                body: format!("{i}").into_bytes().into(),
+                ..Default::default()
+            })
+            .collect();
+        env.produce("in", &input).await;
+        let cfg = env.config(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "tags"
+            source = { topic = "in", group = "g-tags", tags = "paid || shipped" }
+            sinks.f = { type = "file", path = "tags.jsonl" }
+            [[pipeline]]
+            name = "sql"
+            source = { topic = "in", group = "g-sql", sql = "region = 'eu' AND amount >= 50" }
+            sinks.f = { type = "file", path = "sql.jsonl" }
+            "#,
+        );
+        let daemon = start(cfg).await;
+        let want_tags: HashSet<String> = (0..400).filter(|i| i % 3 != 0).map(|i| i.to_string()).collect();
+        let want_sql: HashSet<String> = (0..400).filter(|i| i % 2 == 0 && i % 100 >= 50).map(|i| i.to_string()).collect();
+        let (t, s) = (env.path("tags.jsonl"), env.path("sql.jsonl"));
+        let set = |p: &Path| lines(p).iter().map(body_of).collect::<HashSet<String>>();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while set(&t).len() < want_tags.len() || set(&s).len() < want_sql.len() {
+            assert!(
+                Instant::now() < deadline,
+                "tags: {} of {}, sql: {} of {}; {:?}",
+                set(&t).len(),
+                want_tags.len(),
+                set(&s).len(),
+                want_sql.len(),
+                daemon.snapshots()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        daemon.shutdown().await;
+        assert_eq!(set(&t), want_tags);
+        assert_eq!(set(&s), want_sql);
+        env.stop().await;
+    });
+}
+
+#[test]
+fn http_sink_retries_until_accepted_with_a_stable_idempotency_key() {
+    use axum::http::{HeaderMap, StatusCode};
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        env.produce("in", &one_key(&["a", "b", "c", "d", "e"])).await;
+        // A server that fails its first two requests.
+        type Seen = Arc<Mutex<Vec<(String, Vec<String>, u16)>>>;
+        let seen: Seen = Arc::default();
+        let app = axum::Router::new().route(
+            "/ingest",
+            axum::routing::post({
+                let seen = seen.clone();
+                move |headers: HeaderMap, body: axum::Json<Vec<Value>>| {
+                    let seen = seen.clone();
+                    async move {
+                        let mut s = seen.lock().unwrap();
+                        let code = if s.len() < 2 { 503 } else { 200 };
+                        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                        s.push((key, body.0.iter().map(body_of).collect(), code));
+                        StatusCode::from_u16(code).unwrap()
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/ingest", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let daemon = start(env.config(&format!(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "h"
+            source = {{ topic = "in", group = "g-http", batch_size = 8 }}
+            sinks.hook = {{ type = "http", url = "{url}", batch_size = 3 }}
+            "#
+        )))
+        .await;
+        wait_for("accepted requests", Duration::from_secs(60), || {
+            seen.lock().unwrap().iter().filter(|r| r.2 == 200).flat_map(|r| r.1.clone()).count() >= 5
+        })
+        .await;
+        let snap = daemon.snapshots().remove(0);
+        daemon.shutdown().await;
+        server.abort();
+        let s = seen.lock().unwrap().clone();
+        let accepted: Vec<String> = s.iter().filter(|r| r.2 == 200).flat_map(|r| r.1.clone()).collect();
+        assert_eq!(accepted, ["a", "b", "c", "d", "e"], "{s:?}");
+        assert!(s.iter().all(|r| r.0.len() == 64), "every request has a sha256 idempotency key: {s:?}");
+        assert_eq!(s[0].0, s[1].0, "a resent batch keeps its key");
+        assert_eq!(s[0].0, s[2].0);
+        assert_eq!(snap.sinks[0].errors, 2, "{snap:?}");
+        env.stop().await;
+    });
+}
+
+#[test]
+fn an_unreachable_name_server_is_waited_for_not_a_crash() {
+    runtime().block_on(async {
+        assert!(loopback_only_network(), "run with `cargo xtask test`");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let text = format!(
+            "[rocketmq]\nname_server = \"127.0.0.1:{port}\"\n[admin]\nenabled = false\n[[pipeline]]\nname = \"p\"\n\
+             source = {{ topic = \"t\", group = \"g\" }}\nsinks.o = {{ type = \"stdout\" }}\n"
+        );
+        let cfg = Config::from_toml(&text, Path::new(".")).unwrap();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            tx.send(true).unwrap();
+        });
+        let t = Instant::now();
+        let r = Daemon::start(cfg, &rx).await.expect("no error while waiting");
+        assert!(r.is_none(), "stopped while waiting");
+        assert!(t.elapsed() >= Duration::from_millis(1_400) && t.elapsed() < Duration::from_secs(10));
+        stopper.await.unwrap();
+    });
+}
+
+#[test]
+fn sluice_run_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
+    assert!(loopback_only_network(), "run with `cargo xtask test`");
+    let dir = tempfile::tempdir().unwrap();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let namesrv = free();
+    let config = dir.path().join("sluice.toml");
+    let write = |value: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+                [rocketmq]
+                name_server = "embedded"
+                embedded = {{ data_dir = "broker", namesrv_port = {namesrv}, topics = {{ in = 2 }} }}
+                [admin]
+                enabled = false
+                [[pipeline]]
+                name = "p"
+                source = {{ topic = "in", group = "g" }}
+                sinks.f = {{ type = "file", path = "out.jsonl" }}
+                [[pipeline.stage]]
+                plugin = {}
+                config = {{ key = "v", value = "{value}" }}
+                "#,
+                plugin(sluice_test_plugins::SET_PROPERTY)
+            ),
+        )
+        .unwrap()
+    };
+    write("one");
+    let mut child = crate::util::sluice()
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("SLUICE_LOG", "sluice=info,warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        })
+    };
+    let wait_log = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !log.lock().unwrap().contains(what) {
+            assert!(Instant::now() < deadline, "no `{what}` in the log:\n{}", log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_log("sluice running");
+    let produce = |body: &str| {
+        let input = dir.path().join("in.jsonl");
+        std::fs::write(&input, format!("{{\"key\":\"k\",\"body\":\"{body}\"}}\n")).unwrap();
+        let (code, _, err) = crate::util::output({
+            let mut c = crate::util::sluice();
+            c.args(["produce", "--name-server", &format!("127.0.0.1:{namesrv}"), "--topic", "in"]).arg(&input);
+            c
+        });
+        assert_eq!(code, 0, "{err}");
+    };
+    let out = dir.path().join("out.jsonl");
+    let wait_lines = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while lines(&out).len() < n {
+            assert!(Instant::now() < deadline, "sink has {} lines, want {n}; log:\n{}", lines(&out).len(), log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    produce("first");
+    wait_lines(1);
+    write("two");
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    wait_log("configuration reloaded");
+    produce("second");
+    wait_lines(2);
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "no exit 30 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    reader.join().unwrap();
+    assert!(status.success(), "{status:?}; log:\n{}", log.lock().unwrap());
+    let got: BTreeMap<String, String> =
+        lines(&out).iter().map(|l| (body_of(l), l["properties"]["v"].as_str().unwrap_or_default().to_owned())).collect();
+    assert_eq!(got, BTreeMap::from([("first".into(), "one".into()), ("second".into(), "two".into())]));
+}
