@@ -179,6 +179,13 @@ impl Pipeline {
         self.stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// Counts messages a source filtered out before the stage chain (already handled:
+    /// their offsets may be committed).
+    pub fn note_filtered_at_source(&self, n: u64) {
+        self.stats.consumed.fetch_add(n, Ordering::Relaxed);
+        self.stats.filtered.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Fires when the pipeline stops by itself.
     pub fn stop_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stop_tx.subscribe()

@@ -4,4 +4,4 @@
 
 pub mod rocketmq;
 
-pub use rocketmq::{RocketMqSource, SourceError, tag_expression, to_parts};
+pub use rocketmq::{RocketMqSource, SourceError, SqlFilter, tag_expression, to_parts};

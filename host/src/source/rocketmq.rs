@@ -29,7 +29,7 @@ use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::STRING_HASH_SET;
 use rocketmq_model::common::message::message_ext::MessageExt;
 
-use crate::config::{ConsumeMode, SourceConfig, StartFrom};
+use crate::config::{ConsumeMode, SourceConfig, SqlFilterAt, StartFrom};
 use crate::connection::Connection;
 use crate::message::{Message, MessageParts};
 use crate::pipeline::Pipeline;
@@ -89,15 +89,22 @@ impl RocketMqSource {
             .max_reconsume_times(-1)
             .await_termination_millis_when_shutdown(drain_ms + 2_000)
             .build();
+        let mut sql_filter = None;
         let subscribed = match (&cfg.tags, &cfg.sql) {
-            (_, Some(sql)) => consumer.subscribe_with_selector(&cfg.topic, Some(MessageSelector::by_sql(sql.clone()))).await,
+            (_, Some(sql)) if cfg.sql_filter == SqlFilterAt::Broker => {
+                consumer.subscribe_with_selector(&cfg.topic, Some(MessageSelector::by_sql(sql.clone()))).await
+            }
+            (_, Some(sql)) => {
+                sql_filter = Some(Arc::new(SqlFilter::compile(sql).map_err(|e| fail(format!("sql: {e}")))?));
+                consumer.subscribe(cfg.topic.clone(), "*").await
+            }
             (Some(tags), None) => consumer.subscribe(cfg.topic.clone(), tag_expression(tags)).await,
             (None, None) => consumer.subscribe(cfg.topic.clone(), "*").await,
         };
         subscribed.map_err(|e| fail(format!("subscription refused: {e}")))?;
         match cfg.mode {
-            ConsumeMode::Ordered => consumer.register_message_listener_orderly(Orderly(pipeline.clone())),
-            ConsumeMode::Concurrent => consumer.register_message_listener_concurrently(Concurrent(pipeline.clone())),
+            ConsumeMode::Ordered => consumer.register_message_listener_orderly(Orderly(pipeline.clone(), sql_filter)),
+            ConsumeMode::Concurrent => consumer.register_message_listener_concurrently(Concurrent(pipeline.clone(), sql_filter)),
         }
         consumer.start().await.map_err(|e| fail(format!("the consumer did not start: {e}")))?;
         tracing::info!(pipeline = pipeline.name(), topic = %cfg.topic, group = %cfg.group, mode = ?cfg.mode, "consuming");
@@ -145,6 +152,60 @@ pub fn to_parts(m: &MessageExt) -> MessageParts {
     }
 }
 
+/// A SQL92 expression evaluated by Sluice on each message's properties (the user
+/// properties plus RocketMQ's own, `TAGS` and `KEYS` included, as the broker does), with
+/// RocketMQ's SQL92 engine (`rocketmq-filter`).
+pub struct SqlFilter {
+    expr: Box<dyn rocketmq_filter::expression::Expression>,
+}
+
+impl SqlFilter {
+    /// Compiles `sql`.
+    ///
+    /// # Errors
+    /// The compiler's message when `sql` is not a valid expression.
+    pub fn compile(sql: &str) -> Result<Self, String> {
+        use rocketmq_filter::filter::Filter as _;
+        rocketmq_filter::filter::FilterFactory::get_sql_filter()
+            .try_compile(sql)
+            .map(|expr| Self { expr })
+            .map_err(|e| format!("not a valid SQL92 expression: {e}"))
+    }
+
+    /// Whether `m` matches; an evaluation error or a non-boolean result does not.
+    pub fn matches(&self, m: &MessageExt) -> bool {
+        matches!(self.expr.evaluate(&Props(m.properties())), Ok(rocketmq_filter::expression::Value::Boolean(true)))
+    }
+}
+
+struct Props<'a>(&'a std::collections::HashMap<cheetah_string::CheetahString, cheetah_string::CheetahString>);
+
+impl rocketmq_filter::expression::EvaluationContext for Props<'_> {
+    fn get(&self, name: &str) -> Option<&cheetah_string::CheetahString> {
+        self.0.get(name)
+    }
+
+    fn key_values(&self) -> Option<std::collections::HashMap<cheetah_string::CheetahString, cheetah_string::CheetahString>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Runs a batch through the pipeline, after the Sluice-side SQL filter if any.
+fn handle(pipeline: &Pipeline, filter: Option<&SqlFilter>, msgs: &[&MessageExt]) -> Result<(), crate::pipeline::Interrupted> {
+    let (topic, queue, messages) = match filter {
+        None => batch(msgs),
+        Some(f) => {
+            let kept: Vec<&MessageExt> = msgs.iter().copied().filter(|m| f.matches(m)).collect();
+            pipeline.note_filtered_at_source((msgs.len() - kept.len()) as u64);
+            if kept.is_empty() {
+                return Ok(());
+            }
+            batch(&kept)
+        }
+    };
+    pipeline.handle_batch(&topic, queue, &messages)
+}
+
 fn batch(msgs: &[&MessageExt]) -> (String, u32, Vec<Message>) {
     let parts: Vec<MessageParts> = msgs.iter().map(|m| to_parts(m)).collect();
     let topic = msgs.first().map(|m| m.topic().as_str().to_owned()).unwrap_or_default();
@@ -152,12 +213,11 @@ fn batch(msgs: &[&MessageExt]) -> (String, u32, Vec<Message>) {
     (topic, queue, MessageParts::build_batch(&parts))
 }
 
-struct Orderly(Arc<Pipeline>);
+struct Orderly(Arc<Pipeline>, Option<Arc<SqlFilter>>);
 
 impl MessageListenerOrderly for Orderly {
     fn consume_message(&self, msgs: &[&MessageExt], ctx: &mut ConsumeOrderlyContext) -> ClientResult<ConsumeOrderlyStatus> {
-        let (topic, queue, messages) = batch(msgs);
-        match self.0.handle_batch(&topic, queue, &messages) {
+        match handle(&self.0, self.1.as_deref(), msgs) {
             Ok(()) => Ok(ConsumeOrderlyStatus::Success),
             Err(_) => {
                 ctx.set_suspend_current_queue_time_millis(1_000);
@@ -167,12 +227,11 @@ impl MessageListenerOrderly for Orderly {
     }
 }
 
-struct Concurrent(Arc<Pipeline>);
+struct Concurrent(Arc<Pipeline>, Option<Arc<SqlFilter>>);
 
 impl MessageListenerConcurrently for Concurrent {
     fn consume_message(&self, msgs: &[&MessageExt], _ctx: &ConsumeConcurrentlyContext) -> ClientResult<ConsumeConcurrentlyStatus> {
-        let (topic, queue, messages) = batch(msgs);
-        match self.0.handle_batch(&topic, queue, &messages) {
+        match handle(&self.0, self.1.as_deref(), msgs) {
             Ok(()) => Ok(ConsumeConcurrentlyStatus::ConsumeSuccess),
             Err(_) => {
                 // See the module docs: hold the batch until the consumer is shut down,
@@ -189,6 +248,19 @@ impl MessageListenerConcurrently for Concurrent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sql_is_evaluated_on_properties() {
+        use rocketmq_model::common::message::MessageTrait;
+        let f = SqlFilter::compile("region = 'eu' AND amount >= 50").unwrap();
+        let mut m = MessageExt::default();
+        m.put_property("region".into(), "eu".into());
+        m.put_property("amount".into(), "70".into());
+        assert!(f.matches(&m));
+        m.put_property("amount".into(), "7".into());
+        assert!(!f.matches(&m));
+        assert!(SqlFilter::compile("a = = 1").is_err());
+    }
 
     #[test]
     fn tag_expressions_lose_their_blanks() {
