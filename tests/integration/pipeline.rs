@@ -614,9 +614,12 @@ fn an_unreachable_name_server_is_waited_for_not_a_crash() {
 }
 
 #[test]
-fn sluice_run_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
+fn sluice_run_reloads_on_sighup_and_on_a_changed_plugin_file_and_exits_cleanly_on_sigterm() {
     assert!(loopback_only_network(), "run with `cargo xtask test`");
     let dir = tempfile::tempdir().unwrap();
+    // A plugin file that is replaced while the daemon runs.
+    let hot = dir.path().join("hot.wasm");
+    std::fs::copy(sluice_test_plugins::PASSTHROUGH, &hot).unwrap();
     let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let namesrv = free();
     let config = dir.path().join("sluice.toml");
@@ -630,6 +633,8 @@ fn sluice_run_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
                 embedded = {{ data_dir = "broker", namesrv_port = {namesrv}, topics = {{ in = 2 }} }}
                 [admin]
                 enabled = false
+                [reload]
+                poll_interval = "200ms"
                 [[pipeline]]
                 name = "p"
                 source = {{ topic = "in", group = "g" }}
@@ -637,6 +642,8 @@ fn sluice_run_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
                 [[pipeline.stage]]
                 plugin = {}
                 config = {{ key = "v", value = "{value}" }}
+                [[pipeline.stage]]
+                plugin = "hot.wasm"
                 "#,
                 plugin(sluice_test_plugins::SET_PROPERTY)
             ),
@@ -696,6 +703,28 @@ fn sluice_run_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
     wait_log("configuration reloaded");
     produce("second");
     wait_lines(2);
+    // Replace the plugin file: the daemon notices and reloads on its own.
+    std::fs::copy(sluice_test_plugins::UPPERCASE, dir.path().join("hot.tmp")).unwrap();
+    std::fs::rename(dir.path().join("hot.tmp"), &hot).unwrap();
+    wait_log("plugin file changed");
+    let reloads = || log.lock().unwrap().matches("configuration reloaded").count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reloads() < 2 {
+        assert!(Instant::now() < deadline, "no second reload:\n{}", log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    produce("third");
+    wait_lines(3);
+    // `sluice consume` shows what the topic holds.
+    let (code, stdout, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["consume", "--name-server", &format!("127.0.0.1:{namesrv}"), "--topic", "in", "--count", "3", "--idle", "20s"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let consumed: Vec<String> = stdout.lines().map(|l| body_of(&serde_json::from_str(l).unwrap())).collect();
+    assert_eq!(consumed.len(), 3, "{stdout}");
+    assert!(["first", "second", "third"].iter().all(|b| consumed.iter().any(|c| c == b)), "{consumed:?}");
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let t = Instant::now();
     let status = loop {
@@ -709,5 +738,100 @@ fn sluice_run_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
     assert!(status.success(), "{status:?}; log:\n{}", log.lock().unwrap());
     let got: BTreeMap<String, String> =
         lines(&out).iter().map(|l| (body_of(l), l["properties"]["v"].as_str().unwrap_or_default().to_owned())).collect();
-    assert_eq!(got, BTreeMap::from([("first".into(), "one".into()), ("second".into(), "two".into())]));
+    assert_eq!(
+        got,
+        BTreeMap::from([("first".into(), "one".into()), ("second".into(), "two".into()), ("THIRD".into(), "two".into())])
+    );
+}
+
+#[test]
+fn sluice_check_reports_every_problem_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [rocketmq]
+            name_server = "127.0.0.1:9876"
+            [[pipeline]]
+            name = "orders"
+            source = {{ topic = "orders", group = "g", mode = "sorted" }}
+            sinks.out = {{ type = "stdout" }}
+            [[pipeline]]
+            name = "refunds"
+            source = {{ topic = "refunds", group = "g2" }}
+            sinks.out = {{ type = "stdout" }}
+            [[pipeline.stage]]
+            plugin = "missing.wasm"
+            [[pipeline.stage]]
+            plugin = {}
+            limits = {{ memroy = "1 MiB" }}
+            "#,
+            plugin(sluice_test_plugins::CHAOS)
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["check", "--config"]).arg(&config);
+        c
+    });
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("2 problems"), "{err}");
+    assert!(err.contains("pipeline[orders].source.mode: unknown variant `sorted`, expected `ordered` or `concurrent`"), "{err}");
+    assert!(err.contains("pipeline[refunds].stage[1].limits.memroy: unknown field `memroy`"), "{err}");
+
+    // Once the file is right, the plugins are loaded: a missing file and a plugin that
+    // refuses its configuration are reported with their stage.
+    let text = std::fs::read_to_string(&config).unwrap().replace("mode = \"sorted\"", "mode = \"ordered\"").replace(
+        "limits = { memroy = \"1 MiB\" }",
+        "config = { refuse = \"yes\" }",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let (code, _, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["check", "--config"]).arg(&config);
+        c
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("pipeline[refunds].stage[0].plugin: no plugin file at"), "{err}");
+    std::fs::copy(sluice_test_plugins::PASSTHROUGH, dir.path().join("missing.wasm")).unwrap();
+    let (code, _, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["check", "--config"]).arg(&config);
+        c
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("pipeline[refunds].stage[1]: ") && err.contains("refused its configuration (key `refuse`)"), "{err}");
+    // `sluice run` refuses to start on the same problems.
+    let (code, _, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["run", "--config"]).arg(&config);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("is not valid; nothing was started") && err.contains("refused its configuration"), "{err}");
+    std::fs::write(&config, text.replace("config = { refuse = \"yes\" }", "")).unwrap();
+    let (code, out, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["check", "--config"]).arg(&config);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("OK (2 pipelines, 2 stages, every plugin loaded and initialised)"), "{out}");
+}
+
+#[test]
+fn the_example_configs_are_valid() {
+    for (file, plugins) in [("examples/quickstart.toml", false), ("examples/production.toml", false)] {
+        let path = crate::util::root().join(file);
+        let mut c = crate::util::sluice();
+        c.args(["check", "--config"]).arg(&path).env("ROCKETMQ_ACCESS_KEY", "ak").env("ROCKETMQ_SECRET_KEY", "sk");
+        if !plugins {
+            c.arg("--no-plugins");
+        }
+        let (code, out, err) = crate::util::output(c);
+        assert_eq!(code, 0, "{file}: {out}{err}");
+    }
 }

@@ -833,12 +833,8 @@ impl PipelineConfig {
                     }
                 }
                 SinkConfig::File { path } => {
-                    let file = cfg.resolve(path);
-                    if let Some(dir) = file.parent()
-                        && !dir.as_os_str().is_empty()
-                        && !dir.is_dir()
-                    {
-                        push(format!("{sp}.path"), format!("directory {} does not exist", dir.display()));
+                    if path.as_os_str().is_empty() || cfg.resolve(path).is_dir() {
+                        push(format!("{sp}.path"), format!("`{}` is not a file path", path.display()));
                     }
                 }
                 SinkConfig::Stdout {} => {}

@@ -319,3 +319,131 @@ impl Stage {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::message::{MessageParts, PluginFailure};
+    use crate::pipeline::Control;
+    use crate::plugin::CallError;
+
+    /// A processor driven by a function of (call number, batch).
+    struct Fake<F>(F, AtomicU32);
+
+    impl<F> BatchProcessor for Fake<F>
+    where
+        F: Fn(u32, &Batch<'_>) -> Result<Vec<Outcome>, CallError> + Send + Sync,
+    {
+        fn process(&self, batch: &Batch<'_>) -> Result<Vec<Outcome>, CallError> {
+            (self.0)(self.1.fetch_add(1, Ordering::SeqCst), batch)
+        }
+    }
+
+    fn stage<F>(policy: FailurePolicy, attempts: u32, breaker: u32, f: F) -> Stage
+    where
+        F: Fn(u32, &Batch<'_>) -> Result<Vec<Outcome>, CallError> + Send + Sync + 'static,
+    {
+        Stage::new(
+            "s".into(),
+            "p".into(),
+            Arc::new(Fake(f, AtomicU32::new(0))),
+            policy,
+            RetryConfig { max_attempts: attempts, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(2) },
+            BreakerConfig { consecutive_failures: breaker, cooldown: Duration::from_millis(200) },
+        )
+    }
+
+    fn items(bodies: &[&str]) -> Vec<Item> {
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Item {
+                origin: i,
+                message: MessageParts { queue_offset: i as i64, body: b.to_string().into_bytes().into(), ..Default::default() }.build(),
+            })
+            .collect()
+    }
+
+    fn body(i: &Item) -> String {
+        String::from_utf8(i.message.body().to_vec()).unwrap()
+    }
+
+    fn trap() -> CallError {
+        CallError::Trap { plugin: "p".into(), message: "boom".into() }
+    }
+
+    #[test]
+    fn a_crashing_batch_is_retried_message_by_message_and_only_the_poison_one_fails() {
+        // Any call containing "bad" traps; others keep everything.
+        let s = stage(FailurePolicy::DeadLetter, 3, 0, |_, b| {
+            if b.messages.iter().any(|m| &m.body()[..] == b"bad") { Err(trap()) } else { Ok(vec![Outcome::Keep; b.messages.len()]) }
+        });
+        let out = s.run("t", 0, items(&["a", "bad", "c"]), &Control::default()).unwrap();
+        assert_eq!(out.items.iter().map(body).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(out.dead.len(), 1);
+        assert_eq!((out.dead[0].origin, out.dead[0].attempts, out.dead[0].class), (1, 3, FailureClass::Trap));
+        // The batch call, then a, bad ×3, c.
+        assert_eq!(s.stats.retries.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_reject_is_not_retried_and_skip_drops_it() {
+        let s = stage(FailurePolicy::Skip, 5, 0, |_, b| {
+            Ok(b.messages
+                .iter()
+                .map(|m| if &m.body()[..] == b"no" { Outcome::Failed(PluginFailure::Reject("no".into())) } else { Outcome::Keep })
+                .collect())
+        });
+        let out = s.run("t", 0, items(&["a", "no", "c"]), &Control::default()).unwrap();
+        assert_eq!(out.items.iter().map(body).collect::<Vec<_>>(), ["a", "c"]);
+        assert!(out.dead.is_empty());
+        assert_eq!((s.stats.retries.load(Ordering::Relaxed), s.stats.skipped.load(Ordering::Relaxed)), (0, 1));
+    }
+
+    #[test]
+    fn the_host_passes_the_retry_count_and_stop_interrupts() {
+        // Succeeds once the message says it was retried twice.
+        let s = stage(FailurePolicy::Stop, 3, 0, |_, b| {
+            Ok(b.messages
+                .iter()
+                .map(|m| if m.reconsume_count() < 2 { Outcome::Failed(PluginFailure::Retry("later".into())) } else { Outcome::Keep })
+                .collect())
+        });
+        let out = s.run("t", 0, items(&["x"]), &Control::default()).unwrap();
+        assert_eq!(out.items.len(), 1);
+        assert_eq!(out.items[0].message.reconsume_count(), 0, "the original goes on, not the retry copy");
+        let s = stage(FailurePolicy::Stop, 2, 0, |_, b| Ok(vec![Outcome::Failed(PluginFailure::Retry("never".into())); b.messages.len()]));
+        match s.run("t", 3, items(&["x"]), &Control::default()) {
+            Err(Interrupted::Stop(reason)) => assert!(reason.contains("queue 3 offset 0 after 2 attempt(s)"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_circuit_breaker_opens_after_crashes_in_a_row_and_holds_the_queue() {
+        // Traps on its first four calls, then works.
+        let s = stage(FailurePolicy::DeadLetter, 10, 3, |n, b| if n < 4 { Err(trap()) } else { Ok(vec![Outcome::Keep; b.messages.len()]) });
+        let t = Instant::now();
+        let out = s.run("t", 0, items(&["x"]), &Control::default()).unwrap();
+        assert_eq!(out.items.len(), 1, "nothing dead-lettered while the breaker was open");
+        assert_eq!(s.stats.breaker_opened.load(Ordering::Relaxed), 1);
+        assert!(t.elapsed() >= Duration::from_millis(200), "waited the cooldown ({:?})", t.elapsed());
+        assert!(!s.breaker_open());
+    }
+
+    #[test]
+    fn an_abort_ends_retries_at_once() {
+        let s = stage(FailurePolicy::DeadLetter, 1000, 0, |_, _| Err(trap()));
+        let control = Arc::new(Control::default());
+        let c2 = control.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            c2.abort();
+        });
+        assert_eq!(s.run("t", 0, items(&["x"]), &control).unwrap_err(), Interrupted::Shutdown);
+        t.join().unwrap();
+    }
+}

@@ -1,5 +1,5 @@
-//! The `file` sink: JSON Lines appended to a file, flushed to the operating system before
-//! a batch is acknowledged.
+//! The `file` sink: JSON Lines appended to a file (its directory created if missing),
+//! flushed to the operating system before a batch is acknowledged.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -17,11 +17,14 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Opens (creates) `path` for appending.
+    /// Opens (creates, with its directory) `path` for appending.
     ///
     /// # Errors
     /// When the file cannot be opened.
     pub fn open(name: &str, path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("sink `{name}`: cannot create {}: {e}", dir.display()))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
