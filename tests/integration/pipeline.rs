@@ -100,8 +100,7 @@ impl Env {
         // Whatever else would arrive shortly (duplicates, extras) counts too.
         tokio::time::sleep(Duration::from_millis(500)).await;
         c.shutdown().await;
-        let out = got.lock().unwrap().clone();
-        out
+        got.lock().unwrap().clone()
     }
 
     async fn stop(self) {
@@ -143,7 +142,7 @@ fn keyed(n: usize, keys: usize) -> Vec<MessageParts> {
             seq[k] += 1;
             MessageParts {
                 keys: vec![format!("k{k}")],
-                body: format!(r#"{{"key":"k{k}","seq":{s},"keep":{}}}"#, s % 5 != 0).into_bytes().into(),
+                body: format!(r#"{{"key":"k{k}","seq":{s},"keep":{}}}"#, !s.is_multiple_of(5)).into_bytes().into(),
                 ..Default::default()
             }
         })

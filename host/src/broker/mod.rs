@@ -123,10 +123,12 @@ impl EmbeddedBroker {
         let store_dir = dir(&cfg.data_dir.join("broker"))?;
         let runtime = RuntimeContext::from_current("sluice-embedded-broker");
 
-        let mut nc = NamesrvConfig::default();
-        nc.rocketmq_home = cfg.data_dir.to_string_lossy().into_owned();
-        nc.kv_config_path = format!("{namesrv_dir}/kvConfig.json");
-        nc.config_store_path = format!("{namesrv_dir}/namesrv.properties");
+        let nc = NamesrvConfig {
+            rocketmq_home: cfg.data_dir.to_string_lossy().into_owned(),
+            kv_config_path: format!("{namesrv_dir}/kvConfig.json"),
+            config_store_path: format!("{namesrv_dir}/namesrv.properties"),
+            ..NamesrvConfig::default()
+        };
         let server = ServerConfig { listen_port: u32::from(namesrv_port), bind_address: LOOPBACK.into(), ..ServerConfig::default() };
         let namesrv = rocketmq_namesrv::bootstrap::Builder::new(runtime.service_context("namesrv"), TelemetryHandle::noop())
             .set_name_server_config(nc)

@@ -34,7 +34,7 @@ pub fn sample_event(i: u64) -> MessageParts {
     let order = i / 3;
     let step = (i % 3) as usize;
     // Every seventh order is refunded instead of shipped.
-    let event = if step == 2 && order % 7 == 0 { EVENTS[3] } else { EVENTS[step] };
+    let event = if step == 2 && order.is_multiple_of(7) { EVENTS[3] } else { EVENTS[step] };
     let region = REGIONS[(order % 3) as usize];
     let amount = 5 + (order * 37) % 500;
     let body = format!(

@@ -64,8 +64,7 @@ pub struct ConsumeArgs {
 
 fn connection(name_server: &str) -> anyhow::Result<Connection> {
     let cfg = RocketMqConfig { name_server: name_server.to_owned(), ..Default::default() };
-    let mut whole = crate::config::Config::default();
-    whole.rocketmq = cfg.clone();
+    let whole = crate::config::Config { rocketmq: cfg.clone(), ..Default::default() };
     Ok(Connection::new(&cfg, name_server, &whole)?)
 }
 

@@ -197,6 +197,8 @@ impl Pipeline {
     /// # Errors
     /// [`Interrupted`]: the batch is not finished and must not be committed.
     pub fn handle_batch(&self, topic: &str, queue_id: u32, messages: &[Message]) -> Result<(), Interrupted> {
+        // One span per batch, at DEBUG: free unless asked for.
+        let _span = tracing::debug_span!("batch", pipeline = %self.name, topic, queue_id, messages = messages.len()).entered();
         let n = messages.len() as u64;
         self.stats.in_flight.fetch_add(n, Ordering::Relaxed);
         let r = self.handle_inner(topic, queue_id, messages);

@@ -165,7 +165,6 @@ impl SqlFilter {
     /// # Errors
     /// The compiler's message when `sql` is not a valid expression.
     pub fn compile(sql: &str) -> Result<Self, String> {
-        use rocketmq_filter::filter::Filter as _;
         rocketmq_filter::filter::FilterFactory::get_sql_filter()
             .try_compile(sql)
             .map(|expr| Self { expr })
