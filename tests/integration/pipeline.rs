@@ -834,3 +834,44 @@ fn the_example_configs_are_valid() {
         assert_eq!(code, 0, "{file}: {out}{err}");
     }
 }
+
+#[test]
+fn outputs_go_to_their_destination_sink_or_route_and_unknown_ones_are_dead_lettered() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        env.produce("in", &one_key(&["a", "route:fraud", "route:suspicious", "route:nowhere", "b"])).await;
+        let daemon = start(env.config(&format!(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "r"
+            source = {{ topic = "in", group = "g-route" }}
+            default_sinks = ["main"]
+            routes = {{ suspicious = ["fraud", "audit"] }}
+            sinks.main = {{ type = "file", path = "main.jsonl" }}
+            sinks.fraud = {{ type = "file", path = "fraud.jsonl" }}
+            sinks.audit = {{ type = "file", path = "audit.jsonl" }}
+            [[pipeline.stage]]
+            plugin = {}
+            "#,
+            plugin(sluice_test_plugins::CHAOS)
+        )))
+        .await;
+        let dlq = env.collect("dlq", 1, Duration::from_secs(60)).await;
+        let file = |n: &str| lines(&env.path(n)).iter().map(body_of).collect::<Vec<_>>();
+        wait_for("main", Duration::from_secs(30), || file("main.jsonl").len() >= 2).await;
+        daemon.shutdown().await;
+        assert_eq!(file("main.jsonl"), ["a", "b"]);
+        assert_eq!(file("fraud.jsonl"), ["route:fraud", "route:suspicious"]);
+        assert_eq!(file("audit.jsonl"), ["route:suspicious"]);
+        assert_eq!(lines(&env.path("fraud.jsonl"))[1]["destination"], "suspicious");
+        assert_eq!(dlq.len(), 1, "{dlq:?}");
+        let d = &dlq[0].1;
+        let prop = |k: &str| d.properties.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        assert_eq!(&d.body[..], b"route:nowhere");
+        assert_eq!((prop("SLUICE_DLQ_STAGE").as_str(), prop("SLUICE_DLQ_CLASS").as_str()), ("routing", "invalid-output"));
+        assert!(prop("SLUICE_DLQ_ERROR").contains("`nowhere`, which is neither a sink nor a route"), "{}", prop("SLUICE_DLQ_ERROR"));
+        env.stop().await;
+    });
+}

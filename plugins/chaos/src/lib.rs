@@ -9,6 +9,7 @@
 //! | `spin:MS` | busy-waits MS milliseconds, then passes the message on |
 //! | `alloc` / `alloc:MIB` | allocates 1 GiB / MIB MiB and touches it |
 //! | `retry` / `reject` | returns that error |
+//! | `route:DEST` | passes the message on with destination DEST |
 //! | `retry-until:N` | asks for a retry while the host's reconsume count is below N |
 //! | `fanout` / `fanout:N` | emits 1,000 / N outputs |
 //! | `read-file` / `read-file:PATH` | tries to read `/etc/passwd` / PATH |
@@ -77,6 +78,8 @@ impl Transform for Chaos {
                 }
             }
             "reject" => Err(Error::reject("chaos: reject requested")),
+            // Routes the message (unchanged otherwise) to a destination.
+            "route" => Ok(msg.derive().destination(arg).into()),
             "fanout" => {
                 let n: usize = arg.parse().unwrap_or(1000);
                 Ok(Transformed::Many((0..n).map(|i| Output::new().body(i.to_string().into_bytes())).collect()))
