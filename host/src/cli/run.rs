@@ -13,7 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::LogArgs;
 use crate::config::{Config, Problem};
 use crate::daemon::Daemon;
-use crate::plugin::{PluginEngine, PluginSpec};
+use crate::plugin::PluginEngine;
 
 /// Arguments of `sluice check`.
 #[derive(Debug, Args)]
@@ -67,13 +67,7 @@ pub fn check_all(path: &Path, load_plugins: bool) -> Result<Config, Vec<Problem>
     };
     for p in &cfg.pipelines {
         for (j, st) in p.stages.iter().enumerate() {
-            let mut spec = PluginSpec::new(cfg.resolve(&st.plugin));
-            spec.stage = st.name();
-            spec.pipeline = p.name.clone();
-            spec.config = st.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            spec.limits = st.limits.clone();
-            spec.sha256 = st.sha256.clone();
-            if let Err(e) = engine.load(&spec) {
+            if let Err(e) = engine.load(&st.plugin_spec(&p.name, &cfg)) {
                 problems.push(Problem { path: format!("pipeline[{}].stage[{j}]", p.name), message: e.to_string() });
             }
         }

@@ -432,6 +432,17 @@ pub struct StageConfig {
 }
 
 impl StageConfig {
+    /// What the plugin runtime needs to load this stage's plugin.
+    pub fn plugin_spec(&self, pipeline: &str, cfg: &Config) -> crate::plugin::PluginSpec {
+        let mut spec = crate::plugin::PluginSpec::new(cfg.resolve(&self.plugin));
+        spec.stage = self.name();
+        spec.pipeline = pipeline.to_owned();
+        spec.config = self.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        spec.limits = self.limits.clone();
+        spec.sha256 = self.sha256.clone();
+        spec
+    }
+
     /// The stage's name.
     pub fn name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::Runtime;
 use super::stage::Stage;
 use crate::config::{Config, PipelineConfig};
-use crate::plugin::{PluginEngine, PluginSpec};
+use crate::plugin::PluginEngine;
 use crate::sink::{self, Sink, SinkContext};
 
 /// Builds the runtime of pipeline `p`.
@@ -29,12 +29,7 @@ pub async fn build_runtime(
     let mut stages = Vec::with_capacity(p.stages.len());
     for (i, st) in p.stages.iter().enumerate() {
         let stage_name = st.name();
-        let mut spec = PluginSpec::new(cfg.resolve(&st.plugin));
-        spec.stage = stage_name.clone();
-        spec.pipeline = p.name.clone();
-        spec.config = st.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        spec.limits = st.limits.clone();
-        spec.sha256 = st.sha256.clone();
+        let spec = st.plugin_spec(&p.name, cfg);
         let plugin_name = spec.name.clone();
         let engine = engine.clone();
         let plugin = tokio::task::spawn_blocking(move || engine.load(&spec))
