@@ -89,6 +89,7 @@ impl Daemon {
             return Ok(None);
         }
         let cfg = daemon.cfg.clone();
+        daemon.check_topics(&cfg).await?;
         let mut built = Vec::new();
         for p in &cfg.pipelines {
             built.push(daemon.build_pipeline(p, &cfg).await?);
@@ -117,6 +118,38 @@ impl Daemon {
         }
         for (topic, queues) in topics {
             broker.create_topic(&topic, queues).await.with_context(|| format!("creating topic {topic}"))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses to start when a topic the configuration reads or writes has no route: the
+    /// client would otherwise wait for it quietly.
+    async fn check_topics(&self, cfg: &Config) -> anyhow::Result<()> {
+        let mut topics = std::collections::BTreeSet::new();
+        for p in &cfg.pipelines {
+            topics.insert(p.source.topic.clone());
+            topics.insert(p.dead_letter_topic(cfg).to_owned());
+            for s in p.sinks.values() {
+                if let crate::config::SinkConfig::Rocketmq { topic, .. } = s {
+                    topics.insert(topic.clone());
+                }
+            }
+        }
+        let probe = crate::sink::rocketmq::Producer::start("probe", &self.conn).await?;
+        let mut missing = Vec::new();
+        for t in &topics {
+            if let Err(e) = probe.queue_count(t).await {
+                missing.push(format!("  - {t}: {e}"));
+            }
+        }
+        probe.shutdown().await;
+        if !missing.is_empty() {
+            bail!(
+                "{} topic(s) of the configuration cannot be found on {}; create them (e.g. `mqadmin updateTopic -t NAME -c CLUSTER -r 8 -w 8`) or fix the names:\n{}",
+                missing.len(),
+                self.conn.name_server(),
+                missing.join("\n")
+            );
         }
         Ok(())
     }

@@ -875,3 +875,26 @@ fn outputs_go_to_their_destination_sink_or_route_and_unknown_ones_are_dead_lette
         env.stop().await;
     });
 }
+
+#[test]
+fn a_missing_topic_is_a_clear_start_up_error() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        let cfg = env.config(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "p"
+            source = { topic = "in", group = "g-missing" }
+            sinks.out = { type = "rocketmq", topic = "no-such-topic" }
+            "#,
+        );
+        let err = match Daemon::start(cfg, &never()).await {
+            Ok(_) => panic!("started without its sink topic"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("1 topic(s) of the configuration cannot be found") && err.contains("no-such-topic"), "{err}");
+        env.stop().await;
+    });
+}

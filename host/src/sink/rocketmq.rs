@@ -90,6 +90,14 @@ impl Producer {
         Ok(queues)
     }
 
+    /// How many writable queues `topic` has.
+    ///
+    /// # Errors
+    /// When the topic has no route (does not exist) or no writable queue.
+    pub async fn queue_count(&self, topic: &str) -> Result<usize, SinkError> {
+        self.queues(topic).await.map(|q| q.len())
+    }
+
     /// Sends `messages` to `topic`, grouped by target queue, in order within each queue,
     /// at most `batch_size` per request. `source_queue` picks the queue of keyless
     /// messages. Extra properties are added to every message.
