@@ -199,6 +199,11 @@ impl Daemon {
         self.running.get(name).map(|r| r.pipeline.clone())
     }
 
+    /// Every running pipeline with its configuration.
+    pub fn pipelines(&self) -> Vec<(PipelineConfig, Arc<Pipeline>)> {
+        self.running.values().map(|r| (r.cfg.clone(), r.pipeline.clone())).collect()
+    }
+
     /// Counters of every pipeline.
     pub fn snapshots(&self) -> Vec<Snapshot> {
         self.running.values().map(|r| r.pipeline.snapshot()).collect()

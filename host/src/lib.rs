@@ -6,6 +6,7 @@
 //!
 //! * [`message`]: the messages that flow through a pipeline and what stages make of them;
 //! * [`plugin`]: the sandboxed plugin runtime (engine, compile cache, limits, pool);
+//! * [`admin`]: the admin HTTP endpoint (metrics, health, status);
 //! * [`config`]: the TOML configuration and its checks;
 //! * [`daemon`]: what `sluice run` keeps running, reload and shutdown;
 //! * [`source`]: the RocketMQ consumer feeding a pipeline;
@@ -17,6 +18,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod admin;
 pub mod broker;
 pub mod cli;
 pub mod config;

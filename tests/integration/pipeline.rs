@@ -898,3 +898,58 @@ fn a_missing_topic_is_a_clear_start_up_error() {
         env.stop().await;
     });
 }
+
+#[test]
+fn the_admin_endpoint_serves_every_metric_health_readiness_and_status() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        env.produce("in", &one_key(&["a", "reject", "b"])).await;
+        let state = sluice::admin::AdminState::new();
+        let addr = sluice::admin::serve("127.0.0.1:0", state.clone()).await.unwrap();
+        let get = |path: &str| {
+            let url = format!("http://{addr}{path}");
+            async move {
+                let r = reqwest::get(&url).await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(get("/healthz").await.0, 200);
+        assert_eq!(get("/readyz").await.0, 503, "not ready before the daemon runs");
+        let daemon = start(chaos_pipeline(&env, "m", "dead-letter", 8, "out.jsonl")).await;
+        state.set_pipelines(daemon.pipelines(), daemon.name_server());
+        state.set_ready(true);
+        let out = env.path("out.jsonl");
+        wait_for("the messages", Duration::from_secs(60), || lines(&out).len() >= 2).await;
+        wait_for("the dead letter", Duration::from_secs(30), || daemon.snapshots()[0].dead_lettered == 1).await;
+        assert_eq!(get("/readyz").await.0, 200);
+
+        let (code, text) = get("/metrics").await;
+        assert_eq!(code, 200);
+        for (name, kind, _) in sluice::admin::metrics::METRICS {
+            let sample = match kind {
+                prometheus_client::metrics::MetricType::Counter => format!("{name}_total"),
+                prometheus_client::metrics::MetricType::Histogram => format!("{name}_bucket"),
+                _ => name.to_string(),
+            };
+            assert!(text.lines().any(|l| l.starts_with(&sample)), "no {sample} in /metrics:\n{text}");
+        }
+        let has = |line: &str| assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        has("sluice_messages_consumed_total{pipeline=\"m\"} 3");
+        has("sluice_messages_dead_lettered_total{pipeline=\"m\"} 1");
+        has("sluice_stage_failures_total{pipeline=\"m\",stage=\"chaos\",plugin=\"chaos\",class=\"plugin-reject\"} 1");
+        has("sluice_sink_messages_sent_total{pipeline=\"m\",sink=\"file\"} 2");
+        has("sluice_ready 1");
+        assert!(text.contains("sluice_plugin_call_duration_seconds_bucket{le=\"0.00005\",pipeline=\"m\",stage=\"chaos\",plugin=\"chaos\"}"), "{text}");
+
+        let (code, status) = get("/status").await;
+        assert_eq!(code, 200);
+        let v: Value = serde_json::from_str(&status).unwrap();
+        let p = &v["pipelines"][0];
+        assert_eq!((p["pipeline"].as_str(), p["topic"].as_str(), p["mode"].as_str()), (Some("m"), Some("in"), Some("ordered")));
+        assert_eq!(p["plugins"][0]["sha256"].as_str().map(str::len), Some(64), "{status}");
+        assert_eq!(p["dead_lettered"], 1);
+        assert_eq!(v["ready"], true);
+        daemon.shutdown().await;
+        env.stop().await;
+    });
+}

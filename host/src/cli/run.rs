@@ -138,7 +138,6 @@ pub fn dev(a: DevArgs, log: &LogArgs) -> anyhow::Result<ExitCode> {
         cfg.rocketmq.name_server = "embedded".into();
     }
     cfg.rocketmq.embedded.data_dir = a.data_dir.clone().unwrap_or_else(|| tmp.path().to_owned());
-    cfg.admin.enabled = false;
     let dev = DevOptions { rate: a.rate, duration: a.duration };
     let r = runtime()?.block_on(serve(cfg, Some(a.config), Some(dev)));
     drop(tmp);
@@ -165,6 +164,10 @@ pub async fn serve(cfg: Config, path: Option<PathBuf>, dev: Option<DevOptions>) 
     let mut hup = signal(SignalKind::hangup())?;
     let poll = cfg.reload.poll_interval;
     let watch = cfg.reload.watch_plugins;
+    let admin = crate::admin::AdminState::new();
+    if cfg.admin.enabled {
+        crate::admin::serve(&cfg.admin.listen, admin.clone()).await?;
+    }
     let start = tokio::select! {
         d = Daemon::start(cfg, &stop_rx) => d.context("cannot start")?,
         _ = term.recv() => None,
@@ -174,6 +177,8 @@ pub async fn serve(cfg: Config, path: Option<PathBuf>, dev: Option<DevOptions>) 
         let _ = stop_tx.send(true);
         return Ok(ExitCode::SUCCESS);
     };
+    admin.set_pipelines(daemon.pipelines(), daemon.name_server());
+    admin.set_ready(true);
     tracing::info!(name_server = daemon.name_server(), "sluice running; SIGHUP reloads, SIGTERM/SIGINT stop");
     let generator = match dev {
         Some(d) if d.rate > 0 => Some(super::generator::spawn(&daemon, d.rate).await?),
@@ -193,6 +198,7 @@ pub async fn serve(cfg: Config, path: Option<PathBuf>, dev: Option<DevOptions>) 
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
                 reload(&mut daemon, path.as_deref()).await;
+                admin.set_pipelines(daemon.pipelines(), daemon.name_server());
                 files = daemon.plugin_files();
             }
             _ = tick.tick() => {
@@ -204,6 +210,7 @@ pub async fn serve(cfg: Config, path: Option<PathBuf>, dev: Option<DevOptions>) 
                         let changed: Vec<String> = now.iter().filter(|f| !files.contains(f)).map(|(p, _)| p.display().to_string()).collect();
                         tracing::info!(files = ?changed, "plugin file changed: reloading");
                         reload(&mut daemon, path.as_deref()).await;
+                        admin.set_pipelines(daemon.pipelines(), daemon.name_server());
                         files = daemon.plugin_files();
                     }
                 }
@@ -215,6 +222,7 @@ pub async fn serve(cfg: Config, path: Option<PathBuf>, dev: Option<DevOptions>) 
         }
     }
     let _ = stop_tx.send(true);
+    admin.set_ready(false);
     if let Some(g) = generator {
         g.stop().await;
     }

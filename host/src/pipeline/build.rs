@@ -39,11 +39,12 @@ pub async fn build_runtime(
         let mut stage = Stage::new(
             stage_name.clone(),
             plugin_name,
-            Arc::new(plugin),
+            Arc::new(plugin.clone()),
             st.on_failure,
             st.retry.clone(),
             st.circuit_breaker.clone(),
         );
+        stage.plugin = Some(plugin);
         if let Some(old) = previous.and_then(|r| r.stages.iter().find(|s| s.name == stage_name)) {
             stage.stats = old.stats.clone();
         }

@@ -201,8 +201,12 @@ impl Pipeline {
         let _span = tracing::debug_span!("batch", pipeline = %self.name, topic, queue_id, messages = messages.len()).entered();
         let n = messages.len() as u64;
         self.stats.in_flight.fetch_add(n, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let r = self.handle_inner(topic, queue_id, messages);
         self.stats.in_flight.fetch_sub(n, Ordering::Relaxed);
+        if r.is_ok() {
+            self.stats.batch_latency.observe(started.elapsed());
+        }
         match &r {
             Ok(()) => {
                 self.stats.batches_done.fetch_add(1, Ordering::Relaxed);

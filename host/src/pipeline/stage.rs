@@ -61,6 +61,8 @@ pub struct Stage {
     breaker: Breaker,
     /// Counters.
     pub stats: Arc<StageStats>,
+    /// The plugin, when the processor is one (for its file facts and instance counters).
+    pub plugin: Option<crate::plugin::Plugin>,
 }
 
 struct Breaker {
@@ -148,7 +150,16 @@ impl Stage {
             retry,
             breaker: Breaker { cfg: breaker, state: Mutex::new((0, None)) },
             stats: Arc::new(StageStats::default()),
+            plugin: None,
         }
+    }
+
+    /// One plugin call, timed.
+    fn call(&self, batch: &Batch<'_>) -> Result<Vec<Outcome>, crate::plugin::CallError> {
+        let t = Instant::now();
+        let r = self.processor.process(batch);
+        self.stats.call_latency.observe(t.elapsed());
+        r
     }
 
     /// Whether the stage's circuit breaker is open now.
@@ -169,7 +180,7 @@ impl Stage {
         self.stats.messages_in.fetch_add(items.len() as u64, Ordering::Relaxed);
         self.breaker.wait_closed(control, self)?;
         let messages: Vec<Message> = items.iter().map(|i| i.message.clone()).collect();
-        let outcomes = match self.processor.process(&Batch { topic, queue_id, messages: &messages }) {
+        let outcomes = match self.call(&Batch { topic, queue_id, messages: &messages }) {
             Ok(o) => {
                 self.breaker.record(None, self);
                 o.into_iter().map(Some).collect()
@@ -274,7 +285,7 @@ impl Stage {
                 p.build()
             };
             attempts += 1;
-            match self.processor.process(&Batch { topic, queue_id, messages: std::slice::from_ref(&message) }) {
+            match self.call(&Batch { topic, queue_id, messages: std::slice::from_ref(&message) }) {
                 Ok(o) => match <[Outcome; 1]>::try_from(o) {
                     Ok([Outcome::Failed(f)]) => {
                         class = f.class();

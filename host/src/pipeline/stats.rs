@@ -8,6 +8,45 @@ use serde::Serialize;
 
 use crate::plugin::FailureClass;
 
+/// Upper bounds (seconds) of the latency histograms' buckets.
+pub const LATENCY_BUCKETS: [f64; 14] =
+    [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// A latency histogram on relaxed atomics (one `observe` is a few atomic adds).
+#[derive(Debug, Default)]
+pub struct Latency {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Latency {
+    /// Records one duration.
+    pub fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// (sum in seconds, count, cumulative buckets `(le, count)`), the Prometheus shape.
+    pub fn read(&self) -> (f64, u64, Vec<(f64, u64)>) {
+        let mut acc = 0;
+        let buckets = LATENCY_BUCKETS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(le, n)| {
+                acc += n.load(Ordering::Relaxed);
+                (*le, acc)
+            })
+            .collect();
+        let count = self.count.load(Ordering::Relaxed);
+        (self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9, count, buckets)
+    }
+}
+
 /// Counters of one stage (kept across reloads while the stage keeps its name).
 #[derive(Debug, Default)]
 pub struct StageStats {
@@ -27,6 +66,8 @@ pub struct StageStats {
     pub skipped: AtomicU64,
     /// Times the circuit breaker opened.
     pub breaker_opened: AtomicU64,
+    /// Duration of each plugin call (batch or single message).
+    pub call_latency: Latency,
     by_class: [AtomicU64; 7],
 }
 
@@ -45,6 +86,11 @@ impl StageStats {
         if let Some(i) = CLASSES.iter().position(|c| *c == class) {
             self.by_class[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Failures of every class, by class name (zeros included).
+    pub fn failures_all_classes(&self) -> Vec<(&'static str, u64)> {
+        CLASSES.iter().zip(&self.by_class).map(|(c, n)| (c.as_str(), n.load(Ordering::Relaxed))).collect()
     }
 
     /// Failures by class name (only classes seen).
@@ -82,6 +128,8 @@ pub struct PipelineStats {
     pub dead_lettered: AtomicU64,
     /// Messages being handled right now.
     pub in_flight: AtomicU64,
+    /// Duration of each batch, from the source to the last sink's acknowledgement.
+    pub batch_latency: Latency,
 }
 
 /// A point-in-time copy of a pipeline's counters, for display and the status endpoint.
