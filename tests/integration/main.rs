@@ -5,6 +5,7 @@
 //! broker (order, delivery, failure policies, reload, shutdown, subscriptions, sinks).
 
 mod broker;
+mod deploy;
 mod pipeline;
 mod plugin_cli;
 mod runtime;
