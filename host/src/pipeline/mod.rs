@@ -324,6 +324,7 @@ impl Pipeline {
 
     /// Sends a batch to a sink until it takes it, backing off from 100 ms to 10 s.
     fn deliver(&self, name: &str, sink: &dyn Sink, stats: Option<&Arc<SinkStats>>, batch: &Batch<'_>) -> Result<(), Interrupted> {
+        let _span = tracing::debug_span!("sink", sink = name, messages = batch.messages.len()).entered();
         let mut wait = Duration::from_millis(100);
         let mut failures = 0u32;
         loop {

@@ -173,6 +173,7 @@ impl Stage {
     /// [`Interrupted`] when the pipeline is being stopped, or when a failure hit the
     /// `stop` policy.
     pub fn run(&self, topic: &str, queue_id: u32, items: Vec<Item>, control: &Control) -> Result<StageOutput, Interrupted> {
+        let _span = tracing::debug_span!("stage", stage = %self.name, plugin = %self.plugin_name).entered();
         let mut out = StageOutput { items: Vec::with_capacity(items.len()), dead: Vec::new() };
         if items.is_empty() {
             return Ok(out);
