@@ -181,12 +181,14 @@ fn demo() -> anyhow::Result<()> {
     run(cargo().args(["build", "-p", "sluice"]))?;
     let sluice = target_dir().join("debug/sluice");
     let config = root().join("examples/quickstart.toml");
+    let archive = root().join("target/quickstart-paid.jsonl");
+    // The file sink appends: start this run's file afresh.
+    let _ = std::fs::remove_file(&archive);
     println!("\n== sluice dev --config examples/quickstart.toml (20 s; embedded broker on loopback)");
     // The embedded name server must not see a non-loopback network on these machines.
     let mut cmd = loopback_only_program(&sluice)?;
     cmd.arg("dev").arg("--config").arg(&config).args(["--duration", "20s"]);
     run(&mut cmd)?;
-    let archive = root().join("target/quickstart-paid.jsonl");
     if let Ok(text) = std::fs::read_to_string(&archive) {
         println!("\n== {} ({} lines); the first:", archive.display(), text.lines().count());
         for line in text.lines().take(3) {

@@ -43,7 +43,6 @@ pub fn sample_event(i: u64) -> MessageParts {
         order % 1000
     );
     MessageParts {
-        message_id: format!("gen-{i}"),
         keys: vec![format!("o-{order}")],
         tags: Some(event.to_owned()),
         properties: vec![("region".into(), region.into()), ("amount".into(), amount.to_string())],
