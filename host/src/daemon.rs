@@ -107,14 +107,8 @@ impl Daemon {
     async fn create_embedded_topics(&mut self, cfg: &Config) -> anyhow::Result<()> {
         let Some(broker) = &mut self.broker else { return Ok(()) };
         let mut topics = cfg.rocketmq.embedded.topics.clone();
-        for p in &cfg.pipelines {
-            topics.entry(p.source.topic.clone()).or_insert(DEFAULT_EMBEDDED_QUEUES);
-            topics.entry(p.dead_letter_topic(cfg).to_owned()).or_insert(DEFAULT_EMBEDDED_QUEUES);
-            for s in p.sinks.values() {
-                if let crate::config::SinkConfig::Rocketmq { topic, .. } = s {
-                    topics.entry(topic.clone()).or_insert(DEFAULT_EMBEDDED_QUEUES);
-                }
-            }
+        for t in cfg.topics() {
+            topics.entry(t).or_insert(DEFAULT_EMBEDDED_QUEUES);
         }
         for (topic, queues) in topics {
             broker.create_topic(&topic, queues).await.with_context(|| format!("creating topic {topic}"))?;
@@ -125,16 +119,7 @@ impl Daemon {
     /// Refuses to start when a topic the configuration reads or writes has no route: the
     /// client would otherwise wait for it quietly.
     async fn check_topics(&self, cfg: &Config) -> anyhow::Result<()> {
-        let mut topics = std::collections::BTreeSet::new();
-        for p in &cfg.pipelines {
-            topics.insert(p.source.topic.clone());
-            topics.insert(p.dead_letter_topic(cfg).to_owned());
-            for s in p.sinks.values() {
-                if let crate::config::SinkConfig::Rocketmq { topic, .. } = s {
-                    topics.insert(topic.clone());
-                }
-            }
-        }
+        let topics = cfg.topics();
         let probe = crate::sink::rocketmq::Producer::start("probe", &self.conn).await?;
         let mut missing = Vec::new();
         for t in &topics {
@@ -250,7 +235,8 @@ impl Daemon {
         if new.engine != self.cfg.engine {
             bail!("the [engine] section changed: that needs a restart (nothing was reloaded)");
         }
-        // Build everything first.
+        // Build everything first (topics of new pipelines exist before they are built).
+        self.create_embedded_topics(&new).await?;
         let mut swaps = Vec::new();
         let mut fresh = Vec::new();
         for p in &new.pipelines {
@@ -264,10 +250,7 @@ impl Daemon {
                     let rt = build::build_runtime(p, &new, &self.engine, &self.sink_ctx, r.dead_letter.clone(), Some(&old)).await?;
                     swaps.push((p.clone(), rt));
                 }
-                _ => {
-                    self.create_embedded_topics(&new).await?;
-                    fresh.push(self.build_pipeline(p, &new).await?);
-                }
+                _ => fresh.push(self.build_pipeline(p, &new).await?),
             }
         }
         // Apply.

@@ -5,7 +5,6 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -139,11 +138,10 @@ pub fn consume(a: ConsumeArgs) -> anyhow::Result<ExitCode> {
         c.start().await.context("the consumer did not start")?;
         let mut n = 0u64;
         let mut last = Instant::now();
-        let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
         loop {
             match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
                 Ok(Some(line)) => {
-                    let _ = out.lock().map(|mut o| o.write_all(&line));
+                    std::io::stdout().lock().write_all(&line).context("cannot write to standard output")?;
                     n += 1;
                     last = Instant::now();
                     if a.count.is_some_and(|c| n >= c) {

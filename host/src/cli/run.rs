@@ -51,12 +51,17 @@ pub struct DevArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Loads the file and every plugin; returns all problems.
+/// Loads the file and, if asked, every plugin; returns all problems.
 pub fn check_all(path: &Path, load_plugins: bool) -> Result<Config, Vec<Problem>> {
     let cfg = Config::load(path).map_err(|e| e.problems)?;
-    if !load_plugins {
-        return Ok(cfg);
+    if load_plugins {
+        check_plugins(&cfg)?;
     }
+    Ok(cfg)
+}
+
+/// Loads and initialises every plugin of `cfg`; returns all problems.
+pub fn check_plugins(cfg: &Config) -> Result<(), Vec<Problem>> {
     let mut problems = cfg.check_plugin_files();
     if !problems.is_empty() {
         return Err(problems);
@@ -67,12 +72,12 @@ pub fn check_all(path: &Path, load_plugins: bool) -> Result<Config, Vec<Problem>
     };
     for p in &cfg.pipelines {
         for (j, st) in p.stages.iter().enumerate() {
-            if let Err(e) = engine.load(&st.plugin_spec(&p.name, &cfg)) {
+            if let Err(e) = engine.load(&st.plugin_spec(&p.name, cfg)) {
                 problems.push(Problem { path: format!("pipeline[{}].stage[{j}]", p.name), message: e.to_string() });
             }
         }
     }
-    if problems.is_empty() { Ok(cfg) } else { Err(problems) }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 /// `sluice check`.
@@ -120,7 +125,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run(a: RunArgs, log: &LogArgs) -> anyhow::Result<ExitCode> {
     let cfg = check_all(&a.config, false).map_err(|p| refuse(&a.config, p))?;
     log.init(Some(&cfg));
-    let cfg = check_all(&a.config, true).map_err(|p| refuse(&a.config, p))?;
+    check_plugins(&cfg).map_err(|p| refuse(&a.config, p))?;
     runtime()?.block_on(serve(cfg, Some(a.config), None))
 }
 
@@ -131,7 +136,7 @@ pub fn run(a: RunArgs, log: &LogArgs) -> anyhow::Result<ExitCode> {
 pub fn dev(a: DevArgs, log: &LogArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = check_all(&a.config, false).map_err(|p| refuse(&a.config, p))?;
     log.init(Some(&cfg));
-    check_all(&a.config, true).map_err(|p| refuse(&a.config, p))?;
+    check_plugins(&cfg).map_err(|p| refuse(&a.config, p))?;
     let tmp = tempfile::Builder::new().prefix("sluice-dev-").tempdir()?;
     if !cfg.rocketmq.is_embedded() {
         eprintln!("sluice dev: using the embedded broker instead of {}", cfg.rocketmq.name_server);

@@ -751,6 +751,22 @@ impl Config {
         p
     }
 
+    /// Every RocketMQ topic the pipelines read or write: sources, RocketMQ sinks and
+    /// dead-letter topics.
+    pub fn topics(&self) -> std::collections::BTreeSet<String> {
+        let mut topics = std::collections::BTreeSet::new();
+        for p in &self.pipelines {
+            topics.insert(p.source.topic.clone());
+            topics.insert(p.dead_letter_topic(self).to_owned());
+            for s in p.sinks.values() {
+                if let SinkConfig::Rocketmq { topic, .. } = s {
+                    topics.insert(topic.clone());
+                }
+            }
+        }
+        topics
+    }
+
     /// A path from the file, made absolute against the config file's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() { path.to_owned() } else { self.base_dir.join(path) }

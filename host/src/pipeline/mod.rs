@@ -246,13 +246,13 @@ impl Pipeline {
         let mut per_sink: BTreeMap<&str, Vec<Message>> = BTreeMap::new();
         let mut reached: BTreeSet<usize> = BTreeSet::new();
         for item in items {
-            let targets: Vec<&str> = match item.message.destination() {
-                None => rt.default_sinks.iter().map(String::as_str).collect(),
+            let targets: &[String] = match item.message.destination() {
+                None => &rt.default_sinks,
                 Some(d) => {
                     if let Some((name, _)) = rt.sinks.get_key_value(d) {
-                        vec![name.as_str()]
+                        std::slice::from_ref(name)
                     } else if let Some(t) = rt.routes.get(d) {
-                        t.iter().map(String::as_str).collect()
+                        t
                     } else {
                         dead.push((
                             Failure {
@@ -270,7 +270,7 @@ impl Pipeline {
             };
             reached.insert(item.origin);
             for t in targets {
-                per_sink.entry(t).or_default().push(item.message.clone());
+                per_sink.entry(t.as_str()).or_default().push(item.message.clone());
             }
         }
         for (name, batch) in per_sink {

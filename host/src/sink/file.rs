@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Sink, SinkError, display, json_lines};
+use super::{Sink, SinkError, json_lines};
 use crate::message::Batch;
 
 /// Appends records to one file.
@@ -43,7 +43,7 @@ impl Sink for FileSink {
         let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f.write_all(&lines).and_then(|()| f.flush()).map_err(|source| SinkError::Io {
             sink: self.name.clone(),
-            target: display(&self.path),
+            target: self.path.display().to_string(),
             source,
         })
     }

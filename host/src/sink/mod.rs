@@ -15,7 +15,6 @@ pub mod http;
 pub mod rocketmq;
 pub mod stdout;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -143,10 +142,6 @@ pub fn json_lines(batch: &Batch<'_>) -> Vec<u8> {
         out.push(b'\n');
     }
     out
-}
-
-pub(crate) fn display(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]
