@@ -2,9 +2,11 @@
 //! [`util`]. `plugin_cli` drives the `sluice` binary the way a plugin author does;
 //! `runtime` drives the plugin runtime's API through every failure class, the sandbox and
 //! the compile cache; `broker` the embedded broker; `pipeline` the daemon against a real
-//! broker (order, delivery, failure policies, reload, shutdown, subscriptions, sinks).
+//! broker (order, delivery, failure policies, reload, shutdown, subscriptions, sinks, the
+//! admin endpoint and the status page in headless Chromium, driven by [`browser`]).
 
 mod broker;
+mod browser;
 mod deploy;
 mod pipeline;
 mod plugin_cli;

@@ -922,6 +922,13 @@ fn the_admin_endpoint_serves_every_metric_health_readiness_and_status() {
         wait_for("the messages", Duration::from_secs(60), || lines(&out).len() >= 2).await;
         wait_for("the dead letter", Duration::from_secs(30), || daemon.snapshots()[0].dead_lettered == 1).await;
         assert_eq!(get("/readyz").await.0, 200);
+        // Queues: the consumer holds both of `in`'s queues; everything is committed.
+        let pipeline = daemon.pipeline("m").unwrap();
+        wait_for("both queues committed", Duration::from_secs(30), || {
+            let q = pipeline.queues();
+            q.len() == 2 && q.iter().all(|q| q.lag == 0) && q.iter().map(|q| q.committed_offset).sum::<i64>() == 3
+        })
+        .await;
 
         let (code, text) = get("/metrics").await;
         assert_eq!(code, 200);
@@ -941,6 +948,13 @@ fn the_admin_endpoint_serves_every_metric_health_readiness_and_status() {
         has("sluice_ready 1");
         assert!(text.contains("sluice_plugin_call_duration_seconds_bucket{le=\"0.00005\",pipeline=\"m\",stage=\"chaos\",plugin=\"chaos\"}"), "{text}");
 
+        let queue_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("sluice_consumer_committed_offset{")).collect();
+        assert_eq!(queue_lines.len(), 2, "{text}");
+        assert!(queue_lines.iter().all(|l| l.contains("pipeline=\"m\",topic=\"in\",broker=\"") && l.contains(",queue=\"")), "{text}");
+        assert_eq!(queue_lines.iter().map(|l| l.rsplit(' ').next().unwrap().parse::<i64>().unwrap()).sum::<i64>(), 3, "{text}");
+        has("sluice_consumer_queues_assigned{pipeline=\"m\"} 2");
+        assert_eq!(text.lines().filter(|l| l.starts_with("sluice_consumer_lag_messages{") && l.ends_with(" 0")).count(), 2, "{text}");
+
         let (code, status) = get("/status").await;
         assert_eq!(code, 200);
         let v: Value = serde_json::from_str(&status).unwrap();
@@ -949,6 +963,102 @@ fn the_admin_endpoint_serves_every_metric_health_readiness_and_status() {
         assert_eq!(p["plugins"][0]["sha256"].as_str().map(str::len), Some(64), "{status}");
         assert_eq!(p["dead_lettered"], 1);
         assert_eq!(v["ready"], true);
+        assert_eq!(p["queues"].as_array().map(Vec::len), Some(2), "{status}");
+        assert_eq!(p["lag"], 0);
+        assert!(p["rates"]["consumed_per_second"].is_number(), "{status}");
+        let e = &p["last_errors"][0];
+        assert_eq!((e["component"].as_str(), e["class"].as_str()), (Some("stage chaos"), Some("plugin-reject")), "{status}");
+        assert!(e["message"].as_str().unwrap().contains("chaos: reject requested"), "{status}");
+        // The chart data: one sample a second.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let (_, history) = get("/api/history").await;
+        let h: Value = serde_json::from_str(&history).unwrap();
+        let samples = h["pipelines"]["m"].as_array().unwrap();
+        assert!(samples.len() >= 2, "{history}");
+        let last = samples.last().unwrap();
+        assert_eq!((last["consumed"].as_u64(), last["delivered"].as_u64(), last["dead_lettered"].as_u64()), (Some(3), Some(2), Some(1)));
+        daemon.shutdown().await;
+        env.stop().await;
+    });
+}
+
+#[test]
+fn the_status_page_shows_each_pipeline_live_in_headless_chromium() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        env.produce("in", &one_key(&["a", "reject", "b"])).await;
+        let state = sluice::admin::AdminState::new();
+        let addr = sluice::admin::serve("127.0.0.1:0", state.clone()).await.unwrap();
+        let daemon = start(chaos_pipeline(&env, "m", "dead-letter", 8, "out.jsonl")).await;
+        state.set_pipelines(daemon.pipelines(), daemon.name_server());
+        state.set_ready(true);
+        let pipeline = daemon.pipeline("m").unwrap();
+        wait_for("the first three messages", Duration::from_secs(60), || {
+            let s = pipeline.snapshot();
+            s.consumed == 3 && s.dead_lettered == 1 && s.queues.len() == 2
+        })
+        .await;
+        // A few samples of history, so that every chart has a line.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        // What the page displays, read from its DOM.
+        const SHOWN: &str = r#"(() => {
+            const s = document.querySelector('section.pipeline[data-pipeline="m"]');
+            if (!s || !document.body.dataset.updated) return null;
+            return {
+                updated: document.body.dataset.updated,
+                meta: document.getElementById('meta').textContent,
+                state: s.querySelector('.state').textContent,
+                totals: s.querySelector('.totals').textContent,
+                charts: [...s.querySelectorAll('.chart')].map(c => ({
+                    key: c.dataset.chart,
+                    value: c.querySelector('.value').textContent,
+                    lines: [...c.querySelectorAll('polyline')].map(p => p.getAttribute('points').trim().split(/\s+/).length),
+                })),
+                stages: [...s.querySelectorAll('table.stages tr')].slice(1).map(r => r.textContent),
+                queues: [...s.querySelectorAll('table.queues tr')].slice(1).map(r => [...r.children].map(td => td.textContent)),
+                errors: [...s.querySelectorAll('table.errors td.msg')].map(td => td.textContent),
+                banner: getComputedStyle(document.getElementById('banner')).display,
+            };
+        })()"#;
+        let url = format!("http://{addr}/");
+        let (first, second) = tokio::task::block_in_place(|| {
+            let mut browser = crate::browser::Browser::launch();
+            let page = browser.open(&url);
+            let first = browser.wait_for(&page, "pipeline m", SHOWN, Duration::from_secs(30), |v| !v.is_null());
+            // Live: more messages arrive while the page stays open; it shows them without a reload.
+            tokio::runtime::Handle::current().block_on(env.produce("in", &one_key(&["c", "d", "reject", "e"])));
+            let second = browser.wait_for(&page, "the new messages", SHOWN, Duration::from_secs(60), |v| {
+                v["totals"].as_str().is_some_and(|t| t.contains("consumed 7") && t.contains("dead-lettered 2"))
+            });
+            (first, second)
+        });
+        let shown = |v: &Value| format!("{v:#}");
+        assert_eq!(first["state"], "running", "{}", shown(&first));
+        assert!(first["meta"].as_str().unwrap().contains("ready"), "{}", shown(&first));
+        assert!(first["totals"].as_str().unwrap().contains("consumed 3 · filtered 0 · dead-lettered 1"), "{}", shown(&first));
+        let charts = first["charts"].as_array().unwrap();
+        let keys: Vec<&str> = charts.iter().map(|c| c["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["throughput", "lag", "errors", "dead_letters"]);
+        for c in charts {
+            let lines = c["lines"].as_array().unwrap();
+            assert!(!lines.is_empty() && lines.iter().all(|n| n.as_u64().unwrap() >= 2), "chart {} has no line: {}", c["key"], shown(&first));
+        }
+        assert_eq!(charts[0]["lines"].as_array().unwrap().len(), 2, "throughput draws in and out");
+        assert_eq!(charts[1]["value"], "0", "nothing left to consume: {}", shown(&first));
+        assert!(charts[3]["value"].as_str().unwrap().ends_with("1 total"), "{}", shown(&first));
+        assert!(first["stages"][0].as_str().unwrap().starts_with("chaos3"), "stage row: {}", shown(&first));
+        let queues = first["queues"].as_array().unwrap();
+        assert_eq!(queues.len(), 2, "{}", shown(&first));
+        assert_eq!(queues.iter().map(|q| q[3].as_str().unwrap().parse::<i64>().unwrap()).sum::<i64>(), 3, "committed offsets");
+        assert!(queues.iter().all(|q| q[5] == "0"), "lag per queue: {}", shown(&first));
+        assert!(first["errors"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains("chaos: reject requested")), "{}", shown(&first));
+        assert_eq!(first["banner"], "none");
+
+        assert_ne!(second["updated"], first["updated"]);
+        assert!(second["charts"][3]["value"].as_str().unwrap().ends_with("2 total"), "{}", shown(&second));
+        let errors = second["errors"].as_array().unwrap();
+        assert!(errors.len() >= 2, "both rejections listed: {}", shown(&second));
         daemon.shutdown().await;
         env.stop().await;
     });

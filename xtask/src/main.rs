@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test              set up the wasm target, then run every test (what CI runs)
+  test              set up the wasm target and Chromium (apt), then run every test
+                    (what CI runs)
   plugins [--out D] build the example plugins for wasm32-wasip2 and copy them to D
                     (default: target/plugins)
   demo              build Sluice and the plugins, then run mask-pii and json-filter
@@ -66,8 +67,36 @@ fn wasm_target() -> anyhow::Result<()> {
     }
 }
 
+/// Installs Debian's Chromium (for the status page test) if no browser is there yet.
+fn chromium() -> anyhow::Result<()> {
+    if std::env::var_os("SLUICE_CHROMIUM").is_some() || Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    let apt = |args: &[&str]| -> anyhow::Result<()> {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut c)
+    };
+    let installed = apt(&["install", "-y", "-q", "chromium"]).or_else(|_| {
+        apt(&["update", "-q"])?;
+        apt(&["install", "-y", "-q", "chromium"])
+    });
+    installed.context(
+        "the status page test needs Chromium and installing Debian's `chromium` package failed; \
+         install it (apt-get install chromium) or set SLUICE_CHROMIUM to a Chromium binary",
+    )
+}
+
 fn test() -> anyhow::Result<()> {
     wasm_target()?;
+    chromium()?;
     // Build everything first, with the network (the registry) at hand…
     run(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
     run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml", "--no-run"]))?;

@@ -2,7 +2,8 @@
 //! `prometheus-client` [`Collector`]): nothing on the message path knows about Prometheus.
 //!
 //! Names follow `sluice_<noun>_<unit>[_total]`; labels are bounded: `pipeline`, `stage`,
-//! `plugin`, `sink`, `class` (a failure class), `cause` (why an instance was discarded).
+//! `plugin`, `sink`, `class` (a failure class), `cause` (why an instance was discarded),
+//! `topic`, `broker` and `queue` (the source queues this process holds).
 //! The list is [`METRICS`]; a test checks that a running pipeline emits every one.
 
 use prometheus_client::collector::Collector;
@@ -40,6 +41,9 @@ pub const METRICS: &[(&str, MetricType, &str)] = &[
     ("sluice_plugin_instances_discarded", MetricType::Counter, "plugin instances discarded, by cause"),
     ("sluice_sink_messages_sent", MetricType::Counter, "messages a sink acknowledged"),
     ("sluice_sink_errors", MetricType::Counter, "failed sink sends (each retry counts)"),
+    ("sluice_consumer_queues_assigned", MetricType::Gauge, "source queues this process holds"),
+    ("sluice_consumer_lag_messages", MetricType::Gauge, "messages of a held queue not yet handled to the end (broker max offset - committed offset)"),
+    ("sluice_consumer_committed_offset", MetricType::Gauge, "next offset to consume of a held queue, as committed by Sluice"),
 ];
 
 /// Reads the daemon's counters on each scrape.
@@ -185,6 +189,26 @@ impl Collector for SluiceCollector {
             .collect();
         counter(&mut enc, "sluice_sink_messages_sent", &sinks.iter().map(|(l, s)| (l.clone(), load(&s.sent))).collect::<Vec<_>>())?;
         counter(&mut enc, "sluice_sink_errors", &sinks.iter().map(|(l, s)| (l.clone(), load(&s.errors))).collect::<Vec<_>>())?;
+
+        let queues: Vec<(Labels, crate::pipeline::stats::QueueStatus)> = pipelines
+            .iter()
+            .flat_map(|p| {
+                p.queues().into_iter().map(|q| {
+                    let mut l = pl(p);
+                    l.push(("topic", q.topic.clone()));
+                    l.push(("broker", q.broker.clone()));
+                    l.push(("queue", q.queue_id.to_string()));
+                    (l, q)
+                })
+            })
+            .collect();
+        gauge(
+            &mut enc,
+            "sluice_consumer_queues_assigned",
+            &pipelines.iter().map(|p| (pl(p), i64::try_from(p.queues().len()).unwrap_or(i64::MAX))).collect::<Vec<_>>(),
+        )?;
+        gauge(&mut enc, "sluice_consumer_lag_messages", &queues.iter().map(|(l, q)| (l.clone(), q.lag)).collect::<Vec<_>>())?;
+        gauge(&mut enc, "sluice_consumer_committed_offset", &queues.iter().map(|(l, q)| (l.clone(), q.committed_offset)).collect::<Vec<_>>())?;
         Ok(())
     }
 }

@@ -1,9 +1,11 @@
 //! The admin HTTP listener (loopback by default, `[admin] listen`): Prometheus
 //! `/metrics`, `/healthz` (the process serves), `/readyz` (the broker was reached and every
-//! pipeline's plugins and sinks came up; not ready again once shutdown starts) and a JSON
-//! `/status`. Served with axum on the daemon's runtime; nothing in it touches the message
-//! path: it reads the pipelines' counters.
+//! pipeline's plugins and sinks came up; not ready again once shutdown starts), a JSON
+//! `/status`, the live status page at `/` and the chart data it draws, `/api/history`.
+//! Served with axum on the daemon's runtime; nothing in it touches the message path: it
+//! reads the pipelines' counters.
 
+pub mod history;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,7 @@ pub struct AdminState {
     ready: AtomicBool,
     name_server: RwLock<String>,
     started: std::sync::OnceLock<Instant>,
+    history: history::History,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -98,6 +101,8 @@ impl AdminState {
                                 })
                             })
                             .collect(),
+                        rates: self.history.rates(p.name()),
+                        lag: p.queues().iter().map(|q| q.lag).sum(),
                         counters: p.snapshot(),
                     }
                 })
@@ -132,7 +137,11 @@ pub struct PipelineStatus {
     pub mode: String,
     /// The stages' plugins.
     pub plugins: Vec<PluginStatus>,
-    /// Counters.
+    /// Rates over the last ten seconds.
+    pub rates: history::Rates,
+    /// Lag summed over the queues this process holds.
+    pub lag: i64,
+    /// Counters, queues and last errors.
     #[serde(flatten)]
     pub counters: Snapshot,
 }
@@ -156,12 +165,39 @@ pub struct PluginStatus {
     pub instances_created: u64,
 }
 
+/// The status page: one HTML file with its script and styles inline (no external
+/// resource, so it works where the admin port is reachable and nothing else is).
+pub const STATUS_PAGE: &str = include_str!("status.html");
+
+/// `/api/history`: each pipeline's samples, oldest first.
+#[derive(Debug, Serialize)]
+pub struct HistoryDocument {
+    /// Milliseconds between samples.
+    pub interval_ms: u64,
+    /// Samples by pipeline name.
+    pub pipelines: std::collections::BTreeMap<String, Vec<history::Sample>>,
+}
+
 /// The admin routes over `state`.
 pub fn router(state: Arc<AdminState>) -> Router {
     let m = state.clone();
     let r = state.clone();
+    let h = state.clone();
     let s = state;
     Router::new()
+        .route("/", get(|| async { axum::response::Html(STATUS_PAGE) }))
+        .route(
+            "/api/history",
+            get(move || {
+                let h = h.clone();
+                async move {
+                    axum::Json(HistoryDocument {
+                        interval_ms: u64::try_from(history::INTERVAL.as_millis()).unwrap_or(1000),
+                        pipelines: h.history.all(),
+                    })
+                }
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -197,11 +233,19 @@ pub async fn serve(addr: &str, state: Arc<AdminState>) -> anyhow::Result<std::ne
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the admin endpoint ([admin] listen): {e}"))?;
     let local = listener.local_addr()?;
+    let sampled = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(history::INTERVAL);
+        loop {
+            tick.tick().await;
+            sampled.history.sample(&sampled.pipelines());
+        }
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router(state)).await {
             tracing::error!("admin endpoint stopped: {e}");
         }
     });
-    tracing::info!(%local, "admin endpoint: /metrics /healthz /readyz /status");
+    tracing::info!(%local, "admin endpoint: status page at http://{local}/, /metrics /healthz /readyz /status");
     Ok(local)
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use build::build_runtime;
 use stage::{Failure, Item, Stage};
-use stats::{PipelineStats, SinkSnapshot, SinkStats, Snapshot, StageSnapshot, load};
+use stats::{ErrorEvent, PipelineStats, QueueStatus, SinkSnapshot, SinkStats, Snapshot, StageSnapshot, load};
 
 use crate::message::{Batch, Message};
 use crate::sink::Sink;
@@ -142,6 +142,7 @@ pub struct Pipeline {
     stopped: Mutex<Option<String>>,
     stop_tx: tokio::sync::watch::Sender<bool>,
     handle: tokio::runtime::Handle,
+    queues: RwLock<Vec<QueueStatus>>,
 }
 
 impl Pipeline {
@@ -155,7 +156,18 @@ impl Pipeline {
             stopped: Mutex::new(None),
             stop_tx: tokio::sync::watch::channel(false).0,
             handle,
+            queues: RwLock::new(Vec::new()),
         }
+    }
+
+    /// Publishes the source's queues as last seen (see [`QueueStatus`]).
+    pub fn set_queues(&self, queues: Vec<QueueStatus>) {
+        *self.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner) = queues;
+    }
+
+    /// The source's queues as last seen.
+    pub fn queues(&self) -> Vec<QueueStatus> {
+        self.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The pipeline's name.
@@ -216,6 +228,7 @@ impl Pipeline {
                 let mut stopped = self.stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if stopped.is_none() {
                     tracing::error!(pipeline = %self.name, "pipeline stopped: {reason}");
+                    self.stats.errors.record("pipeline", "stop", reason);
                     *stopped = Some(reason.clone());
                     self.control.abort();
                     let _ = self.stop_tx.send(true);
@@ -254,10 +267,12 @@ impl Pipeline {
                     } else if let Some(t) = rt.routes.get(d) {
                         t
                     } else {
+                        let error = format!("output routed to `{d}`, which is neither a sink nor a route of pipeline `{}`", self.name);
+                        self.stats.errors.record("routing", "invalid-output", &error);
                         dead.push((
                             Failure {
                                 origin: item.origin,
-                                error: format!("output routed to `{d}`, which is neither a sink nor a route of pipeline `{}`", self.name),
+                                error,
                                 class: crate::plugin::FailureClass::InvalidOutput,
                                 attempts: 1,
                             },
@@ -340,8 +355,12 @@ impl Pipeline {
                 }
                 Err(e) => {
                     failures += 1;
-                    if let Some(s) = stats {
-                        s.errors.fetch_add(1, Ordering::Relaxed);
+                    match stats {
+                        Some(s) => {
+                            s.errors.fetch_add(1, Ordering::Relaxed);
+                            s.recent.record(format!("sink {name}"), "sink", &e.to_string());
+                        }
+                        None => self.stats.errors.record(name, "sink", &e.to_string()),
                     }
                     if failures == 1 || failures.is_power_of_two() {
                         tracing::warn!(
@@ -394,6 +413,15 @@ impl Pipeline {
                 .iter()
                 .map(|(name, s)| SinkSnapshot { name: name.clone(), sent: load(&s.sent), errors: load(&s.errors) })
                 .collect(),
+            queues: self.queues(),
+            last_errors: {
+                let mut all: Vec<ErrorEvent> = self.stats.errors.read();
+                all.extend(rt.stages.iter().flat_map(|s| s.stats.errors.read()));
+                all.extend(rt.sink_stats.values().flat_map(|s| s.recent.read()));
+                all.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+                all.truncate(stats::RECENT_ERRORS);
+                all
+            },
         }
     }
 }

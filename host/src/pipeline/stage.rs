@@ -245,6 +245,7 @@ impl Stage {
     fn note_failure(&self, error: &str, class: FailureClass) {
         self.stats.failures.fetch_add(1, Ordering::Relaxed);
         self.stats.record_class(class);
+        self.stats.errors.record(format!("stage {}", self.name), class.as_str(), error);
         self.breaker.record(Some(class), self);
         tracing::debug!(stage = %self.name, plugin = %self.plugin_name, %class, "plugin call failed: {error}");
     }

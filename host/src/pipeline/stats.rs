@@ -1,7 +1,8 @@
 //! Counters of a pipeline, its stages and sinks: read by `sluice dev`'s live view, the
 //! status endpoint and the metrics. Relaxed atomics; nothing here is on a lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -47,6 +48,49 @@ impl Latency {
     }
 }
 
+/// How many recent errors a stage, sink or pipeline keeps for `/status`.
+pub const RECENT_ERRORS: usize = 16;
+
+/// One recent error, as `/status` and the status page show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorEvent {
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Where: `stage NAME`, `sink NAME`, `dead-letter` or `pipeline`.
+    pub component: String,
+    /// The failure class (`trap`, `plugin-reject`, …) or `sink` / `routing` / `stop`.
+    pub class: String,
+    /// The error, cut to 500 bytes.
+    pub message: String,
+}
+
+/// The last [`RECENT_ERRORS`] errors of a component. Written only when something fails,
+/// so the lock is never on the path of a message that succeeds.
+#[derive(Debug, Default)]
+pub struct ErrorLog(Mutex<VecDeque<ErrorEvent>>);
+
+impl ErrorLog {
+    /// Remembers an error, forgetting the oldest beyond [`RECENT_ERRORS`].
+    pub fn record(&self, component: impl Into<String>, class: impl Into<String>, message: &str) {
+        let mut cut = message.len().min(500);
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let event = ErrorEvent { at_ms, component: component.into(), class: class.into(), message: message[..cut].to_owned() };
+        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if q.len() == RECENT_ERRORS {
+            q.pop_front();
+        }
+        q.push_back(event);
+    }
+
+    /// The errors kept, oldest first.
+    pub fn read(&self) -> Vec<ErrorEvent> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+}
+
 /// Counters of one stage (kept across reloads while the stage keeps its name).
 #[derive(Debug, Default)]
 pub struct StageStats {
@@ -68,6 +112,8 @@ pub struct StageStats {
     pub breaker_opened: AtomicU64,
     /// Duration of each plugin call (batch or single message).
     pub call_latency: Latency,
+    /// Recent failures.
+    pub errors: ErrorLog,
     by_class: [AtomicU64; 7],
 }
 
@@ -111,6 +157,8 @@ pub struct SinkStats {
     pub sent: AtomicU64,
     /// Failed sends (each retry counts).
     pub errors: AtomicU64,
+    /// Recent send errors.
+    pub recent: ErrorLog,
 }
 
 /// Counters of one pipeline.
@@ -130,6 +178,8 @@ pub struct PipelineStats {
     pub in_flight: AtomicU64,
     /// Duration of each batch, from the source to the last sink's acknowledgement.
     pub batch_latency: Latency,
+    /// Recent errors of the pipeline itself (routing, dead-letter sends, stop).
+    pub errors: ErrorLog,
 }
 
 /// A point-in-time copy of a pipeline's counters, for display and the status endpoint.
@@ -153,6 +203,34 @@ pub struct Snapshot {
     pub stages: Vec<StageSnapshot>,
     /// Per sink: (name, sent, errors).
     pub sinks: Vec<SinkSnapshot>,
+    /// The source's queues held by this process.
+    pub queues: Vec<QueueStatus>,
+    /// The most recent errors of the pipeline, its stages and sinks, newest first.
+    pub last_errors: Vec<ErrorEvent>,
+}
+
+/// A queue of the source held by this process: how far it is committed and how far
+/// behind the broker it is. Refreshed by the source every few seconds.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueueStatus {
+    /// Topic.
+    pub topic: String,
+    /// Broker name.
+    pub broker: String,
+    /// Queue id.
+    pub queue_id: i32,
+    /// The next offset to consume, as committed by Sluice (the broker learns it within
+    /// seconds, and at shutdown).
+    pub committed_offset: i64,
+    /// The broker's next offset for the queue (its message count, for a queue never
+    /// truncated).
+    pub max_offset: i64,
+    /// `max_offset - committed_offset`: messages not yet handled to the end.
+    pub lag: i64,
+    /// Messages fetched and waiting in Sluice's buffer.
+    pub buffered: u32,
+    /// Whether the broker lock of an ordered queue is held.
+    pub locked: bool,
 }
 
 /// A stage's counters.

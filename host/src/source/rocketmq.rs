@@ -17,6 +17,10 @@
 //! Backpressure: the client stops pulling a queue while `max_buffered_messages` or
 //! `max_buffered_bytes` of it wait to be handled, so a slow stage or sink slows
 //! consumption and memory stays bounded.
+//!
+//! Every [`QUEUE_POLL`] the source publishes the queues it holds to the pipeline
+//! ([`QueueStatus`]: committed offset, the broker's max offset, lag, buffered messages,
+//! lock), for `/status`, the metrics and the status page.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +37,10 @@ use crate::config::{ConsumeMode, SourceConfig, SqlFilterAt, StartFrom};
 use crate::connection::Connection;
 use crate::message::{Message, MessageParts};
 use crate::pipeline::Pipeline;
+use crate::pipeline::stats::QueueStatus;
+
+/// How often a source reads its queues' offsets and the broker's max offsets.
+pub const QUEUE_POLL: Duration = Duration::from_secs(2);
 
 /// Why a source did not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +58,9 @@ pub struct SourceError {
 
 /// A running subscription feeding one pipeline.
 pub struct RocketMqSource {
-    consumer: DefaultMQPushConsumer,
+    consumer: Arc<tokio::sync::Mutex<DefaultMQPushConsumer>>,
     pipeline: Arc<Pipeline>,
+    poller: tokio::task::JoinHandle<()>,
 }
 
 impl RocketMqSource {
@@ -108,14 +117,63 @@ impl RocketMqSource {
         }
         consumer.start().await.map_err(|e| fail(format!("the consumer did not start: {e}")))?;
         tracing::info!(pipeline = pipeline.name(), topic = %cfg.topic, group = %cfg.group, mode = ?cfg.mode, "consuming");
-        Ok(Self { consumer, pipeline })
+        let consumer = Arc::new(tokio::sync::Mutex::new(consumer));
+        let poller = tokio::spawn(poll_queues(consumer.clone(), pipeline.clone(), cfg.topic.clone()));
+        Ok(Self { consumer, pipeline, poller })
     }
 
     /// Stops consuming: batches in flight finish (or are interrupted after the drain
     /// timeout and not committed), offsets are committed, the queues unlocked.
-    pub async fn shutdown(mut self) {
-        self.consumer.shutdown().await;
+    pub async fn shutdown(self) {
+        self.poller.abort();
+        self.consumer.lock().await.shutdown().await;
         self.pipeline.control.close();
+        self.pipeline.set_queues(Vec::new());
+    }
+}
+
+/// Publishes the consumer's queues of `topic` to the pipeline every [`QUEUE_POLL`] until
+/// aborted (the client's automatic subscription to the group's retry topic, which Sluice
+/// never uses, is left out). A broker that does not answer leaves the queue's previous max
+/// offset in place.
+async fn poll_queues(consumer: Arc<tokio::sync::Mutex<DefaultMQPushConsumer>>, pipeline: Arc<Pipeline>, topic: String) {
+    let mut tick = tokio::time::interval(QUEUE_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let info = match consumer.lock().await.consumer_running_info().await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::debug!(pipeline = pipeline.name(), "cannot read the consumer's queues: {e}");
+                continue;
+            }
+        };
+        let previous = pipeline.queues();
+        let mut queues = Vec::with_capacity(info.mq_table.len());
+        for (mq, pq) in info.mq_table.iter().filter(|(mq, pq)| !pq.droped && mq.topic_str() == topic) {
+            let known = previous.iter().find(|q| q.queue_id == mq.queue_id() && q.topic == mq.topic_str() && q.broker == mq.broker_name().as_str());
+            let max_offset = match consumer.lock().await.max_offset(mq).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::debug!(pipeline = pipeline.name(), queue = mq.queue_id(), "cannot read the max offset: {e}");
+                    known.map_or(-1, |q| q.max_offset)
+                }
+            };
+            // Before the first commit the store answers -1: nothing consumed yet.
+            let committed = pq.commit_offset.max(0);
+            queues.push(QueueStatus {
+                topic: mq.topic_str().to_owned(),
+                broker: mq.broker_name().as_str().to_owned(),
+                queue_id: mq.queue_id(),
+                committed_offset: committed,
+                max_offset,
+                lag: if max_offset < 0 { 0 } else { (max_offset - committed).max(0) },
+                buffered: pq.cached_msg_count,
+                locked: pq.locked,
+            });
+        }
+        queues.sort_by(|a, b| (&a.topic, &a.broker, a.queue_id).cmp(&(&b.topic, &b.broker, b.queue_id)));
+        pipeline.set_queues(queues);
     }
 }
 
