@@ -1,5 +1,6 @@
 //! The plugin runtime through its API: every failure class gives its distinct error and
-//! the runtime goes on serving; the sandbox denies files, environment and sockets; the
+//! the runtime goes on serving; the sandbox denies files, environment and sockets unless a
+//! stage grants them (and then exactly what it names); the
 //! compile cache is used on a second load and ignored when engine settings differ.
 
 use std::time::{Duration, Instant};
@@ -128,6 +129,67 @@ fn sandbox_denies_files_environment_and_sockets() {
         }
     }
     assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "no connection may reach the listener");
+}
+
+#[test]
+fn grants_open_exactly_what_the_stage_names() {
+    let granted = tempfile::tempdir().unwrap();
+    std::fs::write(granted.path().join("ref.txt"), "twelve bytes").unwrap();
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("secret.txt"), "no").unwrap();
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    closed.set_nonblocking(true).unwrap();
+    // SAFETY: set before any thread of this test reads the environment; the names are
+    // this test's own.
+    unsafe {
+        std::env::set_var("SLUICE_TEST_GRANTED", "visible");
+        std::env::set_var("SLUICE_TEST_NOT_GRANTED", "hidden");
+    }
+    let plugin = chaos_with(|s| {
+        s.grants.read_dirs = vec![granted.path().canonicalize().unwrap()];
+        s.grants.env = vec!["SLUICE_TEST_GRANTED".into()];
+        s.grants.connect = vec![open.local_addr().unwrap().to_string()];
+    });
+    let g = granted.path().canonicalize().unwrap();
+    let allowed = [
+        format!("read-file:{}/ref.txt", g.display()),
+        "read-env:SLUICE_TEST_GRANTED".to_owned(),
+        format!("connect:{}", open.local_addr().unwrap()),
+    ];
+    let denied = [
+        format!("read-file:{}/secret.txt", other.path().display()),
+        "read-file:/etc/passwd".to_owned(),
+        "read-env:SLUICE_TEST_NOT_GRANTED".to_owned(),
+        format!("connect:{}", closed.local_addr().unwrap()),
+    ];
+    let bodies: Vec<&str> = allowed.iter().chain(&denied).map(String::as_str).collect();
+    let out = run(&plugin, &bodies).unwrap();
+    let leaked = |o: &Outcome| match o {
+        Outcome::Replace(v) => v.iter().map(|m| String::from_utf8_lossy(&m.body()).into_owned()).collect::<Vec<_>>().join(""),
+        other => panic!("expected the plugin's report of what it reached, got {other:?}"),
+    };
+    assert!(leaked(&out[0]).contains("12 bytes"), "{:?}", out[0]);
+    assert!(leaked(&out[1]).contains("SLUICE_TEST_GRANTED=visible"), "{:?}", out[1]);
+    assert!(leaked(&out[2]).contains("connected"), "{:?}", out[2]);
+    for (body, o) in denied.iter().zip(&out[3..]) {
+        assert!(matches!(o, Outcome::Failed(f) if f.class() == FailureClass::PluginReject), "{body}: not denied: {o:?}");
+    }
+    assert!(matches!(closed.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "no connection may reach the closed listener");
+
+    // A grant that cannot be given is a load error naming it.
+    let mut spec = PluginSpec::new(CHAOS);
+    spec.grants.env = vec!["SLUICE_TEST_SURELY_UNSET_VAR".into()];
+    let e = engine().load(&spec).err().expect("refused").to_string();
+    assert!(e.contains("grants.env: the environment variable SLUICE_TEST_SURELY_UNSET_VAR is not set"), "{e}");
+    spec.grants.env.clear();
+    spec.grants.connect = vec!["localhost:80".into()];
+    let e = engine().load(&spec).err().expect("refused").to_string();
+    assert!(e.contains("grants.connect: \"localhost:80\" is not an IP:port address"), "{e}");
+    spec.grants.connect.clear();
+    spec.grants.read_dirs = vec!["/surely/not/here".into()];
+    let e = engine().load(&spec).err().expect("refused").to_string();
+    assert!(e.contains("grants.read_dirs: /surely/not/here is not a directory"), "{e}");
 }
 
 #[test]

@@ -419,6 +419,9 @@ pub struct StageConfig {
     /// Memory, deadline and pool bounds.
     #[serde(default)]
     pub limits: PluginLimits,
+    /// What the plugin may reach beyond its sandbox (nothing by default).
+    #[serde(default)]
+    pub grants: crate::plugin::Grants,
     /// What happens to a message once retries are exhausted (or at once, for a
     /// permanent failure).
     #[serde(default)]
@@ -439,6 +442,9 @@ impl StageConfig {
         spec.pipeline = pipeline.to_owned();
         spec.config = self.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         spec.limits = self.limits.clone();
+        spec.grants = self.grants.clone();
+        spec.grants.read_dirs =
+            spec.grants.read_dirs.iter().map(|d| std::fs::canonicalize(cfg.resolve(d)).unwrap_or_else(|_| cfg.resolve(d))).collect();
         spec.sha256 = self.sha256.clone();
         spec
     }

@@ -86,6 +86,14 @@ pub enum LoadError {
         /// The digest of the file.
         actual: String,
     },
+    /// A grant of the stage cannot be given (missing directory, unset variable, bad address).
+    #[error("{path}: {reason}")]
+    Grant {
+        /// The plugin file.
+        path: PathBuf,
+        /// What is wrong with the grant.
+        reason: String,
+    },
     /// The component imports something the sandbox does not provide.
     #[error(
         "{path} needs imports that a Sluice plugin does not get (plugins get WASI clocks, \

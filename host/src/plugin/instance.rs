@@ -36,6 +36,8 @@ pub struct PluginIdentity {
     pub counters: Mutex<HashMap<String, u64>>,
     /// Budget of log lines per second, shared by all instances.
     pub log_budget: Mutex<LogBudget>,
+    /// What the stage grants beyond the sandbox.
+    pub grants: super::grants::Resolved,
 }
 
 /// Most log lines a plugin may write per second (all levels); the rest are counted and
@@ -108,19 +110,18 @@ pub struct StoreState {
 }
 
 impl StoreState {
-    fn new(id: Arc<PluginIdentity>, memory_limit: usize) -> Self {
+    fn new(id: Arc<PluginIdentity>, memory_limit: usize) -> Result<Self, String> {
         // No ambient capabilities: no preopened directories, no environment variables, no
-        // arguments, stdin empty, stdout/stderr discarded, every socket use refused.
-        // Clocks and random come from the host: language runtimes need them.
-        // Stderr is kept as a bounded tail for trap reports (see `stderr`).
+        // arguments, stdin empty, stdout/stderr discarded, every socket use refused —
+        // except what the stage grants (`grants`). Clocks and random come from the host:
+        // language runtimes need them. Stderr is kept as a bounded tail for trap reports
+        // (see `stderr`).
         let stderr = StderrTail::default();
-        let wasi = WasiCtxBuilder::new()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .stderr(stderr.clone())
-            .build();
-        Self { wasi, stderr, table: ResourceTable::new(), limiter: Limiter { memory_limit, memory_breached: false }, id }
+        let mut b = WasiCtxBuilder::new();
+        b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).stderr(stderr.clone());
+        id.grants.apply(&mut b)?;
+        let wasi = b.build();
+        Ok(Self { wasi, stderr, table: ResourceTable::new(), limiter: Limiter { memory_limit, memory_breached: false }, id })
     }
 }
 
@@ -206,7 +207,9 @@ impl LiveInstance {
     /// Instantiates the plugin and runs `init`.
     pub(crate) fn start(p: &PluginInner) -> Result<Self, CallError> {
         let memory_limit = usize::try_from(p.limits.memory.as_u64()).unwrap_or(usize::MAX);
-        let mut store = Store::new(p.engine.engine(), StoreState::new(p.id.clone(), memory_limit));
+        let state = StoreState::new(p.id.clone(), memory_limit)
+            .map_err(|message| CallError::InitRefused { plugin: p.id.name.clone(), key: None, message })?;
+        let mut store = Store::new(p.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(p.ticks);

@@ -22,13 +22,14 @@
 //!
 //! Layout: [`bindings`] (the one `bindgen!`), [`engine`], [`cache`], [`component`]
 //! (reading, checking, identifying), [`instance`] (store, sandbox, calls), [`pool`],
-//! [`limits`], [`error`].
+//! [`limits`], [`grants`] (what a stage lets its plugin reach), [`error`].
 
 pub mod bindings;
 pub mod cache;
 pub mod component;
 pub mod engine;
 pub mod error;
+pub mod grants;
 pub mod instance;
 pub mod limits;
 pub mod pool;
@@ -38,6 +39,7 @@ pub use cache::CacheStatus;
 pub use component::{Abi, Inspection, PluginKind};
 pub use engine::{EngineConfig, OptLevel, PluginEngine};
 pub use error::{CallError, FailureClass, LoadError};
+pub use grants::Grants;
 pub use limits::PluginLimits;
 pub use pool::{Plugin, PluginInfo, PluginSpec, PluginStats};
 

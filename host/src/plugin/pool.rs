@@ -39,6 +39,8 @@ pub struct PluginSpec {
     pub pipeline: String,
     /// Stage name.
     pub stage: String,
+    /// What the plugin may reach beyond the sandbox (nothing by default).
+    pub grants: super::Grants,
 }
 
 impl PluginSpec {
@@ -54,6 +56,7 @@ impl PluginSpec {
             limits: PluginLimits::default(),
             sha256: None,
             pipeline: "default".into(),
+            grants: super::Grants::default(),
         }
     }
 }
@@ -125,6 +128,7 @@ impl PluginEngine {
         {
             return Err(LoadError::ShaMismatch { path: spec.path.clone(), expected: pin.clone(), actual: file.sha256 });
         }
+        let grants = spec.grants.resolve().map_err(|reason| LoadError::Grant { path: spec.path.clone(), reason })?;
         let (component, cache) = component::compile(self, &file)?;
         let (_, exports) = component::interface_names(self, &component);
         let contract = component::identify(&spec.path, &exports)?;
@@ -157,6 +161,7 @@ impl PluginEngine {
             stage: spec.stage.clone(),
             counters: Mutex::default(),
             log_budget: Mutex::default(),
+            grants,
         });
         let mut inner = PluginInner {
             id,
