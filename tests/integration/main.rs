@@ -9,6 +9,7 @@ mod broker;
 mod browser;
 mod deploy;
 mod pipeline;
+mod reliability;
 mod plugin_cli;
 mod runtime;
 

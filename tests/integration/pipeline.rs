@@ -82,31 +82,37 @@ impl Env {
 
     /// Consumes `topic` in queue order until `n` messages arrived or `timeout` passed.
     async fn collect(&self, topic: &str, n: usize, timeout: Duration) -> Vec<(u32, MessageParts)> {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let mut c = DefaultMQPushConsumer::builder(self.conn.runtime())
-            .client_config(self.conn.client_config())
-            .name_server_addr(self.conn.name_server().to_owned())
-            .consumer_group(format!("test-collect-{topic}"))
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .consume_message_batch_max_size(64)
-            .build();
-        c.subscribe(topic, "*").await.unwrap();
-        c.register_message_listener_orderly(Collector(got.clone()));
-        c.start().await.unwrap();
-        let deadline = Instant::now() + timeout;
-        while got.lock().unwrap().len() < n && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Whatever else would arrive shortly (duplicates, extras) counts too.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        c.shutdown().await;
-        got.lock().unwrap().clone()
+        collect(&self.conn, topic, n, timeout).await
     }
 
     async fn stop(self) {
         self.producer.shutdown().await;
         self.broker.shutdown().await;
     }
+}
+
+/// Consumes `topic` in queue order (as a group of its own) until `n` messages arrived or
+/// `timeout` passed, then half a second more (duplicates and extras count too).
+pub(crate) async fn collect(conn: &Connection, topic: &str, n: usize, timeout: Duration) -> Vec<(u32, MessageParts)> {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let mut c = DefaultMQPushConsumer::builder(conn.runtime())
+        .client_config(conn.client_config())
+        .name_server_addr(conn.name_server().to_owned())
+        .consumer_group(format!("test-collect-{topic}"))
+        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+        .consume_message_batch_max_size(64)
+        .build();
+    c.subscribe(topic, "*").await.unwrap();
+    c.register_message_listener_orderly(Collector(got.clone()));
+    c.start().await.unwrap();
+    let deadline = Instant::now() + timeout;
+    while got.lock().unwrap().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Whatever else would arrive shortly (duplicates, extras) counts too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.shutdown().await;
+    got.lock().unwrap().clone()
 }
 
 struct Collector(Arc<Mutex<Vec<(u32, MessageParts)>>>);

@@ -85,13 +85,20 @@ pub struct EmbeddedBroker {
     admin: Option<DefaultMQProducer>,
 }
 
-fn free_port() -> Result<u16, BrokerError> {
+/// A free loopback port (free when asked; bind it soon).
+///
+/// # Errors
+/// When no port can be bound.
+pub fn free_port() -> Result<u16, BrokerError> {
     let l = TcpListener::bind((LOOPBACK, 0)).map_err(|e| BrokerError::Setup(format!("no free loopback port: {e}")))?;
     Ok(l.local_addr().map_err(|e| BrokerError::Setup(e.to_string()))?.port())
 }
 
 /// A free port whose neighbour two below is free too (the broker's fast listener).
-fn free_broker_port() -> Result<u16, BrokerError> {
+///
+/// # Errors
+/// When no such pair is found in 100 tries.
+pub fn free_broker_port() -> Result<u16, BrokerError> {
     for _ in 0..100 {
         let normal = TcpListener::bind((LOOPBACK, 0)).map_err(|e| BrokerError::Setup(e.to_string()))?;
         let port = normal.local_addr().map_err(|e| BrokerError::Setup(e.to_string()))?.port();
