@@ -65,6 +65,11 @@ impl Daemon {
                 data_dir: cfg.resolve(&e.data_dir),
                 namesrv_port: e.namesrv_port,
                 broker_port: e.broker_port,
+                // With ACL keys configured, the embedded broker requires them.
+                auth: match (&cfg.rocketmq.access_key_env, &cfg.rocketmq.secret_key_env) {
+                    (Some(ak), Some(sk)) => Some((std::env::var(ak).unwrap_or_default(), std::env::var(sk).unwrap_or_default())),
+                    _ => None,
+                },
             })
             .await?;
             let addr = b.namesrv_addr().to_owned();
@@ -127,7 +132,16 @@ impl Daemon {
                 missing.push(format!("  - {t}: {e}"));
             }
         }
+        // The routes come from the name server; the first broker request tells whether
+        // the broker accepts us (credentials, with ACL on).
+        let access = match topics.iter().next() {
+            Some(t) if missing.is_empty() => probe.check_access(t).await.err(),
+            _ => None,
+        };
         probe.shutdown().await;
+        if let Some(e) = access {
+            bail!("the broker at {} refuses Sluice: {e}", self.conn.name_server());
+        }
         if !missing.is_empty() {
             bail!(
                 "{} topic(s) of the configuration cannot be found on {}; create them (e.g. `mqadmin updateTopic -t NAME -c CLUSTER -r 8 -w 8`) or fix the names:\n{}",

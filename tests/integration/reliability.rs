@@ -579,3 +579,130 @@ fn sink_outage_pauses_consumption_bounds_memory_and_loses_nothing() {
     assert!(rss_max < rss_start + 64 * 1024, "memory grew by {} MiB during the outage", (rss_max - rss_start) / 1024);
     rt.block_on(producer.shutdown());
 }
+
+/// A `sluice run` configuration whose ACL keys are read from the variables `AK_VAR` /
+/// `SK_VAR`; on `embedded` the broker requires them.
+fn acl_config(dir: &Path, rocketmq: &str, admin: &str) -> PathBuf {
+    let config = dir.join("acl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [rocketmq]
+            {rocketmq}
+            access_key_env = "AK_VAR"
+            secret_key_env = "SK_VAR"
+            [admin]
+            listen = "{admin}"
+            [[pipeline]]
+            name = "p"
+            source = {{ topic = "in", group = "g" }}
+            sinks.out = {{ type = "file", path = "out.jsonl" }}
+            [[pipeline.stage]]
+            plugin = {:?}
+            "#,
+            sluice_test_plugins::PASSTHROUGH
+        ),
+    )
+    .unwrap();
+    config
+}
+
+const SECRET: &str = "s3cr3t-Value-That-Must-Not-Leak";
+
+#[test]
+fn broker_authentication_works_with_keys_from_the_environment_and_secrets_never_show() {
+    assert!(loopback_only_network(), "run with `cargo xtask test`");
+    let dir = tempfile::tempdir().unwrap();
+    let admin = format!("127.0.0.1:{}", free_port().unwrap());
+    let namesrv = free_port().unwrap();
+    // The embedded broker requires the configured keys; Sluice signs with them.
+    let embedded = format!(r#"name_server = "embedded"
+            embedded = {{ data_dir = "broker", namesrv_port = {namesrv}, topics = {{ in = 2, SLUICE_DLQ = 1 }} }}"#);
+    let config = acl_config(dir.path(), &embedded, &admin);
+    let mut cmd = crate::util::sluice();
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("SLUICE_LOG", "debug")
+        .env("AK_VAR", "sluice-user")
+        .env("SK_VAR", SECRET);
+    let host = Proc::spawn("sluice run (ACL)", cmd);
+    host.wait_log("sluice running", Duration::from_secs(90));
+    let rt = runtime();
+    let addr = format!("127.0.0.1:{namesrv}");
+    let sent = rt.block_on(async {
+        // A client with the right keys is served…
+        // SAFETY: variables only this test reads, set before its clients start.
+        unsafe {
+            std::env::set_var("SLUICE_TEST_ACL_RIGHT_AK", "sluice-user");
+            std::env::set_var("SLUICE_TEST_ACL_RIGHT_SK", SECRET);
+            std::env::set_var("SLUICE_TEST_ACL_WRONG_SK", "not-the-secret");
+        }
+        let client = |sk: &str| sluice::config::RocketMqConfig {
+            name_server: addr.clone(),
+            client_ip: Some("127.0.0.1".into()),
+            access_key_env: Some("SLUICE_TEST_ACL_RIGHT_AK".into()),
+            secret_key_env: Some(sk.into()),
+            ..Default::default()
+        };
+        let conn = Connection::new(&client("SLUICE_TEST_ACL_RIGHT_SK"), &addr, &Config::default()).unwrap();
+        let producer = Producer::start("acl-right", &conn).await.unwrap();
+        produce(&producer, "in", &keyed(10, 2)).await;
+        producer.shutdown().await;
+        // …one with a wrong secret key is refused, in words.
+        let conn = Connection::new(&client("SLUICE_TEST_ACL_WRONG_SK"), &addr, &Config::default()).unwrap();
+        let producer = Producer::start("acl-wrong", &conn).await.unwrap();
+        let refused = producer.send("in", &MessageParts::build_batch(&keyed(1, 1)), 0, 1, &[]).await.expect_err("a wrong secret key is refused");
+        producer.shutdown().await;
+        refused.to_string()
+    });
+    assert!(sent.contains("no permission (response code 16)") && sent.contains("access_key_env"), "{sent}");
+    let out = dir.path().join("out.jsonl");
+    wait_until("the 10 messages", Duration::from_secs(60), || line_count(&out) >= 10, || host.log());
+    let (status, metrics, page) = rt.block_on(async {
+        let get = |p: &str| {
+            let url = format!("http://{admin}{p}");
+            async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+        };
+        (get("/status").await, get("/metrics").await, get("/").await)
+    });
+    assert!(status.contains("\"ready\":true"), "{status}");
+    let log = host.log.clone();
+    assert_eq!(host.terminate(), Some(0));
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains("DEBUG"), "the log was at DEBUG");
+    for (what, text) in [("the log (at DEBUG)", &log), ("/status", &status), ("/metrics", &metrics), ("the status page", &page)] {
+        assert!(!text.contains(SECRET), "the secret key appears in {what}");
+    }
+    println!("FIGURES security (ACL): 10 sent with the right keys, 10 received; a wrong secret key refused: {sent}; secret absent from {} log bytes, /status, /metrics, the status page", log.len());
+}
+
+#[test]
+fn wrong_broker_credentials_stop_the_start_with_a_clear_error() {
+    assert!(loopback_only_network(), "run with `cargo xtask test`");
+    let dir = tempfile::tempdir().unwrap();
+    // A broker process that requires authentication.
+    let (namesrv, broker_port) = (free_port().unwrap(), free_broker_port().unwrap());
+    let mut cmd = crate::util::sluice();
+    cmd.args(["broker", "--data-dir"])
+        .arg(dir.path().join("broker"))
+        .args(["--namesrv-port", &namesrv.to_string(), "--broker-port", &broker_port.to_string()])
+        .args(["--access-key-env", "BROKER_AK", "--secret-key-env", "BROKER_SK", "--topic", "in:2", "--topic", "SLUICE_DLQ:1"])
+        .env("BROKER_AK", "sluice-user")
+        .env("BROKER_SK", SECRET);
+    let broker = Proc::spawn("sluice broker (ACL)", cmd);
+    broker.wait_log("stop with Ctrl-C", Duration::from_secs(90));
+    let admin = format!("127.0.0.1:{}", free_port().unwrap());
+    let config = acl_config(dir.path(), &format!("name_server = \"127.0.0.1:{namesrv}\"\nclient_ip = \"127.0.0.1\""), &admin);
+    let (code, _, err) = crate::util::output({
+        let mut c = crate::util::sluice();
+        c.args(["run", "--config"]).arg(&config).current_dir(dir.path()).env("AK_VAR", "sluice-user").env("SK_VAR", "wrong-secret-value");
+        c
+    });
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("refuses Sluice") && err.contains("no permission (response code 16)") && err.contains("secret_key_env"), "{err}");
+    assert!(!err.contains("wrong-secret-value") && !err.contains(SECRET), "a key appears in the error:\n{err}");
+    println!("FIGURES security (wrong keys): `sluice run` exited {code}: {}", err.lines().find(|l| l.contains("refuses")).unwrap_or_default());
+    broker.terminate();
+}

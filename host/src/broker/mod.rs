@@ -40,6 +40,10 @@ pub struct EmbeddedBrokerConfig {
     pub namesrv_port: u16,
     /// Broker port; 0 picks a free one. The broker also listens on this port minus 2.
     pub broker_port: u16,
+    /// Authentication: `(access key, secret key)` of the one user the broker accepts;
+    /// `None` serves without authentication. The user is created on the first start of a
+    /// data directory (its users live in `DATA_DIR/auth`).
+    pub auth: Option<(String, String)>,
 }
 
 /// Why the embedded broker could not start or serve a request.
@@ -83,6 +87,7 @@ pub struct EmbeddedBroker {
     namesrv_stop: Option<tokio::sync::oneshot::Sender<()>>,
     namesrv_task: Option<tokio::task::JoinHandle<()>>,
     admin: Option<DefaultMQProducer>,
+    auth: Option<(String, String)>,
 }
 
 /// A free loopback port (free when asked; bind it soon).
@@ -166,6 +171,16 @@ impl EmbeddedBroker {
         };
         bc.broker_server_config.bind_address = LOOPBACK.to_owned();
         bc.broker_server_config.listen_port = u32::from(broker_port);
+        if let Some((ak, sk)) = &cfg.auth {
+            if ak.is_empty() || sk.is_empty() || ak.contains(':') {
+                return Err(BrokerError::Setup("the access key and secret key must not be empty, and the access key must not contain `:`".into()));
+            }
+            // ACL 2.0 with the default provider: every request but the broker's own
+            // maintenance ones is authenticated; one super user, created if absent.
+            bc.authentication_enabled = true;
+            bc.auth_config_path = cfg.data_dir.join("auth").to_string_lossy().into_owned().into();
+            bc.init_authentication_user = format!("{ak}:{sk}").into();
+        }
         let sc = MessageStoreConfig {
             store_path_root_dir: store_dir.into(),
             commit_log_micro_batch_max_wait_micros: 0,
@@ -205,6 +220,7 @@ impl EmbeddedBroker {
             namesrv_stop: Some(stop_tx),
             namesrv_task: Some(namesrv_task),
             admin: None,
+            auth: cfg.auth.clone(),
         })
     }
 
@@ -245,11 +261,15 @@ impl EmbeddedBroker {
         let admin = match &mut self.admin {
             Some(admin) => admin,
             None => {
-                let mut p = DefaultMQProducer::builder(self.client_runtime("admin")?)
+                let mut b = DefaultMQProducer::builder(self.client_runtime("admin")?)
                     .producer_group("SLUICE_EMBEDDED_ADMIN")
                     .name_server_addr(self.namesrv_addr.clone())
-                    .send_msg_timeout(5_000)
-                    .build();
+                    .send_msg_timeout(5_000);
+                if let Some((ak, sk)) = &self.auth {
+                    let creds = rocketmq_client_rust::SessionCredentials::with_keys(ak.clone(), sk.clone());
+                    b = b.rpc_hook(Arc::new(rocketmq_client_rust::AclClientRPCHook::new(creds)));
+                }
+                let mut p = b.build();
                 p.start().await.map_err(|e| BrokerError::Admin(format!("cannot start the admin client: {e}")))?;
                 self.admin.insert(p)
             }

@@ -21,6 +21,13 @@ pub struct BrokerArgs {
     /// Broker port on 127.0.0.1; the broker also listens on this port minus 2.
     #[arg(long, default_value_t = 10911)]
     pub broker_port: u16,
+    /// Require authentication: the name of the environment variable holding the access
+    /// key of the one user (with --secret-key-env).
+    #[arg(long, requires = "secret_key_env", value_name = "VAR")]
+    pub access_key_env: Option<String>,
+    /// The name of the environment variable holding that user's secret key.
+    #[arg(long, requires = "access_key_env", value_name = "VAR")]
+    pub secret_key_env: Option<String>,
     /// A topic to create, as `NAME` or `NAME:QUEUES` (default 8 queues); repeatable.
     #[arg(long = "topic", value_name = "NAME[:QUEUES]", value_parser = parse_topic)]
     pub topics: Vec<(String, u32)>,
@@ -47,7 +54,14 @@ fn parse_topic(s: &str) -> Result<(String, u32), String> {
 pub fn run(a: BrokerArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("sluice-broker").build()?;
     rt.block_on(async {
-        let cfg = EmbeddedBrokerConfig { data_dir: a.data_dir.clone(), namesrv_port: a.namesrv_port, broker_port: a.broker_port };
+        let auth = match (&a.access_key_env, &a.secret_key_env) {
+            (Some(ak), Some(sk)) => {
+                let read = |v: &str| std::env::var(v).with_context(|| format!("the environment variable {v} is not set"));
+                Some((read(ak)?, read(sk)?))
+            }
+            _ => None,
+        };
+        let cfg = EmbeddedBrokerConfig { data_dir: a.data_dir.clone(), namesrv_port: a.namesrv_port, broker_port: a.broker_port, auth };
         let mut broker = EmbeddedBroker::start(&cfg).await.context("cannot start the embedded broker")?;
         for (topic, queues) in &a.topics {
             broker.create_topic(topic, *queues).await?;

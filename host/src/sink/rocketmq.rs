@@ -66,6 +66,7 @@ impl Producer {
     }
 
     fn fail(&self, topic: &str, reason: String) -> SinkError {
+        // (see `explain` for the broker's answers that need words)
         SinkError::Broker { sink: self.name.clone(), topic: topic.to_owned(), reason }
     }
 
@@ -88,6 +89,17 @@ impl Producer {
         queues.sort_by(|a, b| (a.broker_name(), a.queue_id()).cmp(&(b.broker_name(), b.queue_id())));
         self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(topic.to_owned(), (Instant::now(), queues.clone()));
         Ok(queues)
+    }
+
+    /// Checks that the broker serving `topic` accepts this client's requests (with ACL on,
+    /// that the credentials are right), without writing anything: reads a queue's max
+    /// offset, a request the broker authenticates.
+    ///
+    /// # Errors
+    /// The broker's refusal, explained.
+    pub async fn check_access(&self, topic: &str) -> Result<(), SinkError> {
+        let queues = self.queues(topic).await?;
+        self.producer.write().await.max_offset(&queues[0]).await.map(|_| ()).map_err(|e| self.fail(topic, explain(&e)))
     }
 
     /// How many writable queues `topic` has.
@@ -130,7 +142,7 @@ impl Producer {
                 let r = producer
                     .send_batch_to_queue_with_timeout(chunk, queues[q].clone(), timeout)
                     .await
-                    .map_err(|e| self.fail(topic, e.to_string()))?;
+                    .map_err(|e| self.fail(topic, explain(&e)))?;
                 if r.send_status != SendStatus::SendOk {
                     return Err(self.fail(topic, format!("the broker answered {:?}", r.send_status)));
                 }
@@ -216,5 +228,19 @@ mod tests {
         assert_eq!(key_queue("", 8), 0);
         assert_eq!(key_queue("a", 8), 97 % 8);
         assert!((0..1000).all(|i| key_queue(&format!("k{i}"), 5) < 5));
+    }
+}
+
+/// A client error in words an operator can act on. The 1.0.0 client drops the broker's
+/// remark and keeps only the response code; code 16 (`NO_PERMISSION`) is what a broker
+/// with authentication answers to missing or wrong credentials.
+pub fn explain(e: &rocketmq_client_rust::ClientError) -> String {
+    match e.broker_response_code() {
+        Some(16) => format!(
+            "the broker refused the request: no permission (response code 16). With authentication on, the \
+             access key or secret key is wrong or missing: check the variables that [rocketmq] access_key_env \
+             and secret_key_env name ({e})"
+        ),
+        _ => e.to_string(),
     }
 }
