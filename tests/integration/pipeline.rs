@@ -1069,3 +1069,83 @@ fn the_status_page_shows_each_pipeline_live_in_headless_chromium() {
         env.stop().await;
     });
 }
+
+#[test]
+fn plugin_faults_are_dead_lettered_with_context_instances_rebuilt_and_the_breaker_trips() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+        let faults = ["trap", "loop", "alloc", "panic", "fanout:5000", "malformed"];
+        let bodies: Vec<&str> = std::iter::once("ok-1").chain(faults).chain(["ok-2"]).collect();
+        env.produce("in", &one_key(&bodies)).await;
+        let cfg = env.config(&format!(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "faults"
+            source = {{ topic = "in", group = "g-faults", batch_size = 16 }}
+            sinks.file = {{ type = "file", path = "out.jsonl" }}
+            [[pipeline.stage]]
+            name = "chaos"
+            plugin = {}
+            limits = {{ memory = "64 MiB", deadline = "300ms", max_outputs_per_message = 1000 }}
+            retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "50ms" }}
+            circuit_breaker = {{ consecutive_failures = 3, cooldown = "300ms" }}
+            "#,
+            plugin(sluice_test_plugins::CHAOS)
+        ));
+        let daemon = start(cfg).await;
+        let out = env.path("out.jsonl");
+        wait_for("the two good messages", Duration::from_secs(90), || lines(&out).len() >= 2).await;
+        let dlq = env.collect("dlq", faults.len(), Duration::from_secs(60)).await;
+        // Still serving after all that.
+        env.produce("in", &one_key(&["ok-3"])).await;
+        wait_for("a message after the faults", Duration::from_secs(60), || lines(&out).len() >= 3).await;
+        let pipeline = daemon.pipeline("faults").unwrap();
+        let rt = pipeline.runtime();
+        let stage = &rt.stages[0];
+        let plugin_stats = stage.plugin.as_ref().unwrap().stats();
+        let trips = stage.stats.breaker_opened.load(std::sync::atomic::Ordering::Relaxed);
+        drop(rt);
+        daemon.shutdown().await;
+
+        let got: Vec<String> = lines(&out).iter().map(body_of).collect();
+        assert_eq!(got, ["ok-1", "ok-2", "ok-3"], "good messages pass, in order, around the faults");
+        let prop = |d: &MessageParts, k: &str| d.properties.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let letters: Vec<(String, String, String)> = dlq
+            .iter()
+            .map(|(_, d)| (String::from_utf8_lossy(&d.body).into_owned(), prop(d, "SLUICE_DLQ_CLASS"), prop(d, "SLUICE_DLQ_ATTEMPTS")))
+            .collect();
+        let expected = [
+            ("trap", "trap", "2"),
+            ("loop", "deadline", "2"),
+            ("alloc", "memory", "2"),
+            ("panic", "trap", "2"),
+            ("fanout:5000", "invalid-output", "1"),
+            ("malformed", "invalid-output", "1"),
+        ];
+        assert_eq!(
+            letters,
+            expected.iter().map(|(b, c, a)| (b.to_string(), c.to_string(), a.to_string())).collect::<Vec<_>>(),
+            "one dead letter per fault, in order, with its class and attempts"
+        );
+        for (_, d) in &dlq {
+            assert_eq!(prop(d, "SLUICE_DLQ_STAGE"), "chaos");
+            assert!(!prop(d, "SLUICE_DLQ_ERROR").is_empty(), "{d:?}");
+        }
+        assert!(prop(&dlq[3].1, "SLUICE_DLQ_ERROR").contains("panicked"), "the panic message reaches the dead letter: {:?}", dlq[3].1);
+        assert!(prop(&dlq[4].1, "SLUICE_DLQ_ERROR").contains("more than the stage's limit of 1000"), "{:?}", dlq[4].1);
+        // Every crash discarded its instance; fresh ones replaced them.
+        let discarded = |c: &str| plugin_stats.discarded.get(c).copied().unwrap_or(0);
+        assert!(discarded("trap") >= 4 && discarded("deadline") >= 2 && discarded("memory") >= 2, "{plugin_stats:?}");
+        assert!(plugin_stats.instances_created > 8, "{plugin_stats:?}");
+        assert!(trips >= 1, "three crashes in a row open the breaker");
+        println!(
+            "FIGURES plugin faults: {} faults dead-lettered with class and context, 3 good delivered in order, instances discarded {:?}, created {}, breaker trips {trips}",
+            dlq.len(),
+            plugin_stats.discarded,
+            plugin_stats.instances_created
+        );
+        env.stop().await;
+    });
+}

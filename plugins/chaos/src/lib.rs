@@ -17,6 +17,7 @@
 //! | `read-env` / `read-env:NAME` | tries to read all environment variables / NAME |
 //! | `connect:ADDR` | tries to open a TCP connection to ADDR |
 //! | `log` | logs a line and bumps the counter `chaos_logs` |
+//! | `malformed` | the batch's answer is cut in half (frames that do not parse) |
 //! | anything else | passes the message on unchanged |
 //!
 //! Whatever a sandbox escape would reveal (file content, a variable, a connection) is
@@ -124,7 +125,32 @@ impl Transform for Chaos {
     }
 }
 
-sluice_sdk::export_transform!(Chaos);
+// The export `sluice_sdk::export_transform!(Chaos)` would write, plus one misbehaviour
+// the SDK cannot express: a batch holding a message whose body is `malformed` gets its
+// answer cut in half, so the host receives frames that do not parse.
+#[doc(hidden)]
+pub struct ChaosExport;
+
+impl sluice_sdk::__transform::exports::sluice::plugin::frames_transform::Guest for ChaosExport {
+    fn init(config: Vec<(String, String)>) -> Result<(), sluice_sdk::__filter::sluice::plugin::types::ConfigError> {
+        sluice_sdk::__glue::init_transform::<Chaos>(config)
+    }
+
+    fn transform(
+        context: sluice_sdk::__filter::sluice::plugin::types::BatchContext,
+        frames: Vec<u8>,
+    ) -> Result<Vec<u8>, sluice_sdk::__filter::sluice::plugin::types::PluginError> {
+        let malformed = frames.windows(b"malformed".len()).any(|w| w == b"malformed");
+        let mut answer = sluice_sdk::__glue::transform_export::<Chaos>(&context, &frames)?;
+        if malformed {
+            answer.truncate(answer.len() / 2);
+        }
+        Ok(answer)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+sluice_sdk::__transform::__export_transform_world!(ChaosExport with_types_in sluice_sdk::__transform);
 
 #[cfg(test)]
 mod tests {
