@@ -5,6 +5,7 @@
 //! broker (order, delivery, failure policies, reload, shutdown, subscriptions, sinks, the
 //! admin endpoint and the status page in headless Chromium, driven by [`browser`]).
 
+mod bad_input;
 mod broker;
 mod browser;
 mod deploy;

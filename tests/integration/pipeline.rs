@@ -1149,3 +1149,122 @@ fn plugin_faults_are_dead_lettered_with_context_instances_rebuilt_and_the_breake
         env.stop().await;
     });
 }
+
+#[test]
+fn bad_bodies_non_utf8_not_json_at_the_size_limit_and_empty_or_oversized_outputs_are_each_accounted_for() {
+    runtime().block_on(async {
+        let env = Env::start(&[("in", 2), ("in2", 1), ("dlq", 1), ("out", 2)]).await;
+        // RocketMQ's clients refuse empty bodies and messages over 4 MiB before Sluice
+        // could see them; the largest body that passes is just under 4 MiB.
+        for body in [Vec::new(), vec![b'x'; 4 << 20]] {
+            let refused = env.producer.send("in", &[MessageParts { body: body.clone().into(), ..Default::default() }.build()], 0, 1, &[]).await;
+            assert!(refused.is_err(), "RocketMQ took a {} byte body", body.len());
+        }
+        let big = {
+            let mut b = br#"{"event":"paid","email":"big@example.com","pad":""#.to_vec();
+            b.resize((4 << 20) - 4096, b'x');
+            b.extend_from_slice(b"\"}");
+            b
+        };
+        let bodies: Vec<Vec<u8>> = vec![
+            br#"{"event":"paid","email":"ann@example.com"}"#.to_vec(),
+            br#"{"event":"created"}"#.to_vec(),
+            b"\xff\xfe\x00not utf-8 \xc3\x28".to_vec(),
+            b"hello, not JSON".to_vec(),
+            big.clone(),
+        ];
+        for b in &bodies {
+            env.producer.send("in", &[MessageParts { keys: vec!["k".into()], body: b.clone().into(), ..Default::default() }.build()], 0, 1, &[]).await.unwrap();
+        }
+        // Outputs a RocketMQ sink can never take, made by a plugin.
+        env.produce("in2", &one_key(&["empty", "big", "fine"])).await;
+        let cfg = env.config(&format!(
+            r#"
+            [dead_letter]
+            topic = "dlq"
+            [[pipeline]]
+            name = "bodies"
+            source = {{ topic = "in", group = "g-bodies" }}
+            sinks.file = {{ type = "file", path = "out.jsonl" }}
+            sinks.mq = {{ type = "rocketmq", topic = "out" }}
+            [[pipeline.stage]]
+            name = "mask"
+            plugin = {}
+            [[pipeline.stage]]
+            name = "paid-only"
+            plugin = {}
+            config = {{ field = "event", equals = '"paid"' }}
+            [[pipeline]]
+            name = "outputs"
+            source = {{ topic = "in2", group = "g-outputs" }}
+            sinks.mq = {{ type = "rocketmq", topic = "out" }}
+            [[pipeline.stage]]
+            name = "chaos"
+            plugin = {}
+            "#,
+            plugin(sluice_test_plugins::MASK_PII),
+            plugin(sluice_test_plugins::JSON_FILTER),
+            plugin(sluice_test_plugins::CHAOS)
+        ));
+        let daemon = start(cfg).await;
+        let pipeline = daemon.pipeline("bodies").unwrap();
+        let outputs = daemon.pipeline("outputs").unwrap();
+        let sent = bodies.len();
+        let accounted = |s: &sluice::pipeline::stats::Snapshot| s.filtered + s.dead_lettered + s.sinks.iter().map(|k| k.sent).max().unwrap_or(0);
+        wait_for("every message handled", Duration::from_secs(90), || {
+            let (s, o) = (pipeline.snapshot(), outputs.snapshot());
+            s.consumed == sent as u64 && s.in_flight == 0 && accounted(&s) >= sent as u64 && o.consumed == 3 && o.in_flight == 0 && accounted(&o) >= 3
+        })
+        .await;
+        let (snap, osnap) = (pipeline.snapshot(), outputs.snapshot());
+        let out: Vec<Value> = lines(&env.path("out.jsonl"));
+        let mq = env.collect("out", out.len() + 1, Duration::from_secs(30)).await;
+        let dlq = env.collect("dlq", (snap.dead_lettered + osnap.dead_lettered) as usize, Duration::from_secs(30)).await;
+        daemon.shutdown().await;
+        let reasons: Vec<(String, String)> = dlq
+            .iter()
+            .map(|(_, d)| {
+                let p = |k: &str| d.properties.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+                (p("SLUICE_DLQ_STAGE"), p("SLUICE_DLQ_ERROR"))
+            })
+            .collect();
+        println!(
+            "FIGURES bad bodies: {sent} sent (2 JSON, non-UTF-8, not JSON, a {} byte body): {} delivered to each sink, {} filtered, {} dead-lettered; \
+             3 plugin outputs (empty, 5 MiB, fine) for a RocketMQ sink: {} delivered, {} dead-lettered; reasons: {reasons:?}",
+            big.len(),
+            out.len(),
+            snap.filtered,
+            snap.dead_lettered,
+            osnap.sinks[0].sent,
+            osnap.dead_lettered,
+        );
+        // Every message is accounted for: delivered, filtered or dead-lettered with a reason.
+        let in_file: Vec<String> = out.iter().map(|v| v["body"].as_str().map_or(0, str::len).to_string()).collect();
+        assert_eq!(out.len() as u64 + snap.filtered + snap.dead_lettered, sent as u64, "{snap:?} {in_file:?}");
+        assert_eq!(mq.len(), out.len() + 1, "the RocketMQ sink has the file sink's messages and `fine`");
+        assert_eq!((osnap.sinks[0].sent, osnap.dead_lettered), (1, 2), "{osnap:?}");
+        assert_eq!(snap.dead_lettered + osnap.dead_lettered, dlq.len() as u64);
+        for (stage, error) in &reasons {
+            assert!(!stage.is_empty() && !error.is_empty(), "a dead letter says where and why: {reasons:?}");
+        }
+        // The empty and 5 MiB outputs were dead-lettered for the RocketMQ sink, in words.
+        assert!(reasons.iter().any(|(_, e)| e.contains("sink `mq` cannot take this message: RocketMQ does not carry messages with an empty body")), "{reasons:?}");
+        assert!(reasons.iter().any(|(_, e)| e.contains("over RocketMQ's message size limit")), "{reasons:?}");
+        // The near-4 MiB paid event went through three stages and both sinks whole, masked.
+        let big_out = mq.iter().find(|(_, p)| p.body.len() > 1 << 20).expect("the large message in the RocketMQ sink");
+        assert_eq!(big_out.1.body.len(), big.len() - "big@example.com".len() + masked_len("big@example.com"), "only the e-mail was masked");
+        assert!(out.iter().any(|v| v["body"].as_str().is_some_and(|b| b.len() > 1 << 20)), "and in the file sink");
+        env.stop().await;
+    });
+}
+
+/// Length of an e-mail address once mask-pii has masked it.
+fn masked_len(email: &str) -> usize {
+    let plugin = crate::util::load(sluice_test_plugins::MASK_PII, &[]);
+    let body = format!(r#"{{"email":"{email}"}}"#);
+    match &crate::util::run(&plugin, &[&body]).unwrap()[0] {
+        sluice::message::Outcome::Replace(v) => v[0].body().len() - r#"{"email":""}"#.len(),
+        sluice::message::Outcome::Keep => email.len(),
+        other => panic!("{other:?}"),
+    }
+}

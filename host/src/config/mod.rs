@@ -626,7 +626,14 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.display().to_string(),
-            problems: vec![Problem { path: String::new(), message: format!("cannot read the file: {e}") }],
+            problems: vec![Problem {
+                path: String::new(),
+                message: if e.kind() == std::io::ErrorKind::InvalidData {
+                    "the file is not UTF-8 text (TOML files must be UTF-8): check its encoding".into()
+                } else {
+                    format!("cannot read the file: {e}")
+                },
+            }],
         })?;
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         Self::from_toml(&text, &base).map_err(|mut e| {
@@ -842,7 +849,7 @@ impl PipelineConfig {
                 push(format!("{sp}.retry.initial_backoff"), "longer than max_backoff".into());
             }
             if st.limits.deadline.is_zero() {
-                push(format!("{sp}.limits.deadline"), "is zero".into());
+                push(format!("{sp}.limits.deadline"), "is zero: give a positive duration, e.g. \"1s\"".into());
             }
             if st.limits.memory.as_u64() < 1 << 20 {
                 push(format!("{sp}.limits.memory"), "below 1 MiB: no plugin starts in that".into());

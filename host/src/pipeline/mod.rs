@@ -283,8 +283,15 @@ impl Pipeline {
                     }
                 }
             };
-            reached.insert(item.origin);
             for t in targets {
+                let refusal = rt.sinks.get(t.as_str()).and_then(|s| s.refuses(&item.message));
+                if let Some(why) = refusal {
+                    let error = format!("sink `{t}` cannot take this message: {why}");
+                    self.stats.errors.record(format!("sink {t}"), "invalid-output", &error);
+                    dead.push((Failure { origin: item.origin, error, class: crate::plugin::FailureClass::InvalidOutput, attempts: 1 }, "sink", t));
+                    continue;
+                }
+                reached.insert(item.origin);
                 per_sink.entry(t.as_str()).or_default().push(item.message.clone());
             }
         }

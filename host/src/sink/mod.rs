@@ -67,6 +67,12 @@ pub trait Sink: Send + Sync {
     /// The batch was not (or not completely) taken; the caller sends it again.
     async fn send(&self, batch: &Batch<'_>) -> Result<(), SinkError>;
 
+    /// Why this sink can never take `message` (sending it again would not help), if so.
+    /// The pipeline dead-letters such a message instead of retrying it forever.
+    fn refuses(&self, _message: &crate::message::Message) -> Option<String> {
+        None
+    }
+
     /// Flushes and releases resources (on shutdown or when replaced by a reload).
     async fn close(&self) {}
 }

@@ -215,6 +215,27 @@ impl Sink for RocketMqSink {
     async fn close(&self) {
         self.producer.shutdown().await;
     }
+
+    fn refuses(&self, m: &Message) -> Option<String> {
+        if m.body().is_empty() {
+            return Some("RocketMQ does not carry messages with an empty body".into());
+        }
+        let size = encoded_size(m);
+        (size > MAX_MESSAGE_SIZE).then(|| {
+            format!("{size} bytes with its properties, over RocketMQ's message size limit of {MAX_MESSAGE_SIZE} bytes (4 MiB)")
+        })
+    }
+}
+
+/// RocketMQ's default largest message (the client's and broker's `maxMessageSize`).
+pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
+
+/// About how many bytes `m` takes in a send request: body, properties, keys, tag and the
+/// fixed fields.
+fn encoded_size(m: &Message) -> usize {
+    let props: usize = m.properties().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let keys: usize = m.keys().map(|k| k.len() + 1).sum();
+    m.body().len() + props + keys + m.tags().map_or(0, str::len) + m.message_id().len() + 256
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 //! | `read-env` / `read-env:NAME` | tries to read all environment variables / NAME |
 //! | `connect:ADDR` | tries to open a TCP connection to ADDR |
 //! | `log` | logs a line and bumps the counter `chaos_logs` |
+//! | `empty` | replaces the message by one with an empty body |
+//! | `big` / `big:BYTES` | replaces the message by one of 5 MiB / BYTES bytes |
 //! | `malformed` | the batch's answer is cut in half (frames that do not parse) |
 //! | anything else | passes the message on unchanged |
 //!
@@ -79,6 +81,8 @@ impl Transform for Chaos {
                 }
             }
             "reject" => Err(Error::reject("chaos: reject requested")),
+            "empty" => Ok(Output::new().body(Vec::new()).into()),
+            "big" => Ok(Output::new().body(vec![b'x'; arg.parse().unwrap_or(5 << 20)]).into()),
             // Routes the message (unchanged otherwise) to a destination.
             "route" => Ok(msg.derive().destination(arg).into()),
             "fanout" => {
