@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 
-use crate::broker::{EmbeddedBroker, EmbeddedBrokerConfig};
+use crate::broker::{EmbeddedTls, EmbeddedBroker, EmbeddedBrokerConfig};
 use crate::config::{Config, PipelineConfig};
 use crate::connection::Connection;
 use crate::pipeline::stats::Snapshot;
@@ -68,6 +68,12 @@ impl Daemon {
                 // With ACL keys configured, the embedded broker requires them.
                 auth: match (&cfg.rocketmq.access_key_env, &cfg.rocketmq.secret_key_env) {
                     (Some(ak), Some(sk)) => Some((std::env::var(ak).unwrap_or_default(), std::env::var(sk).unwrap_or_default())),
+                    _ => None,
+                },
+                tls: match (&e.tls_cert, &e.tls_key, &cfg.rocketmq.tls_trust_cert) {
+                    (Some(cert), Some(key), Some(ca)) if cfg.rocketmq.tls => {
+                        Some(EmbeddedTls { cert: cfg.resolve(cert), key: cfg.resolve(key), ca: cfg.resolve(ca) })
+                    }
                     _ => None,
                 },
             })

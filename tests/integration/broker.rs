@@ -31,7 +31,7 @@ fn embedded_broker_carries_batches_in_key_order() {
     require_loopback_only();
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = EmbeddedBrokerConfig { data_dir: dir.path().to_owned(), namesrv_port: 0, broker_port: 0, auth: None };
+        let cfg = EmbeddedBrokerConfig { data_dir: dir.path().to_owned(), namesrv_port: 0, broker_port: 0, auth: None, tls: None };
         let mut broker = EmbeddedBroker::start(&cfg).await.expect("embedded broker starts");
         broker.create_topic("orders", 8).await.expect("topic with 8 queues");
 

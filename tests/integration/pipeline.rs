@@ -47,7 +47,7 @@ impl Env {
              here: run the tests with `cargo xtask test` (a loopback-only network namespace)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let cfg = EmbeddedBrokerConfig { data_dir: dir.path().join("broker"), namesrv_port: 0, broker_port: 0, auth: None };
+        let cfg = EmbeddedBrokerConfig { data_dir: dir.path().join("broker"), namesrv_port: 0, broker_port: 0, auth: None, tls: None };
         let mut broker = EmbeddedBroker::start(&cfg).await.expect("embedded broker starts");
         for (t, q) in topics {
             broker.create_topic(t, *q).await.unwrap();

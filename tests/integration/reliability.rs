@@ -706,3 +706,81 @@ fn wrong_broker_credentials_stop_the_start_with_a_clear_error() {
     println!("FIGURES security (wrong keys): `sluice run` exited {code}: {}", err.lines().find(|l| l.contains("refuses")).unwrap_or_default());
     broker.terminate();
 }
+
+/// A CA and a server certificate for 127.0.0.1, as PEM files in `dir`: (ca, cert, key).
+fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    leaf.extended_key_usages.push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let files = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&files.0, ca_cert.pem()).unwrap();
+    std::fs::write(&files.1, leaf_cert.pem()).unwrap();
+    std::fs::write(&files.2, leaf_key.serialize_pem()).unwrap();
+    files
+}
+
+#[test]
+fn tls_to_the_broker_when_configured_and_plain_clients_refused() {
+    assert!(loopback_only_network(), "run with `cargo xtask test`");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_files(dir.path());
+    let namesrv = free_port().unwrap();
+    let text = format!(
+        r#"
+        [rocketmq]
+        name_server = "embedded"
+        tls = true
+        tls_trust_cert = {ca:?}
+        embedded = {{ data_dir = "broker", namesrv_port = {namesrv}, topics = {{ in = 2, SLUICE_DLQ = 1 }}, tls_cert = {cert:?}, tls_key = {key:?} }}
+        [admin]
+        enabled = false
+        [[pipeline]]
+        name = "p"
+        source = {{ topic = "in", group = "g" }}
+        sinks.out = {{ type = "file", path = "out.jsonl" }}
+        [[pipeline.stage]]
+        plugin = {:?}
+        "#,
+        sluice_test_plugins::PASSTHROUGH
+    );
+    let cfg = Config::from_toml(&text, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let rt = runtime();
+    let (never_tx, never) = tokio::sync::watch::channel(false);
+    let daemon = rt.block_on(sluice::daemon::Daemon::start(cfg, &never)).expect("starts over TLS").expect("not stopped");
+    let addr = format!("127.0.0.1:{namesrv}");
+    let refused = rt.block_on(async {
+        let client = |tls: bool| sluice::config::RocketMqConfig {
+            name_server: addr.clone(),
+            client_ip: Some("127.0.0.1".into()),
+            tls,
+            tls_trust_cert: tls.then(|| ca.clone()),
+            send_timeout: Duration::from_secs(3),
+            ..Default::default()
+        };
+        let conn = Connection::new(&client(true), &addr, &Config::default()).unwrap();
+        let producer = Producer::start("tls", &conn).await.unwrap();
+        produce(&producer, "in", &keyed(20, 4)).await;
+        producer.shutdown().await;
+        // A client without TLS gets nowhere with the broker.
+        let conn = Connection::new(&client(false), &addr, &Config::default()).unwrap();
+        let producer = Producer::start("plain", &conn).await.unwrap();
+        let r = producer.send("in", &MessageParts::build_batch(&keyed(1, 1)), 0, 1, &[]).await;
+        producer.shutdown().await;
+        r
+    });
+    let out = dir.path().join("out.jsonl");
+    wait_until("20 messages over TLS", Duration::from_secs(60), || line_count(&out) >= 20, String::new);
+    let delivered = line_count(&out);
+    rt.block_on(daemon.shutdown());
+    drop(never_tx);
+    let refused = refused.expect_err("a plain-TCP client is refused by the TLS broker");
+    println!("FIGURES security (TLS): {delivered} of 20 messages through a TLS-only broker; a plain client refused: {refused}");
+    assert_eq!(delivered, 20);
+}

@@ -27,7 +27,7 @@ use rocketmq_namesrv::NamesrvConfig;
 use rocketmq_observability::{TelemetryHandle, TelemetryRuntimeGuard};
 use rocketmq_runtime::RuntimeContext;
 use rocketmq_store::MessageStoreConfig;
-use rocketmq_transport::api::ServerConfig;
+use rocketmq_transport::api::{ServerConfig, TlsConfig, TlsMode, TlsServerConfig};
 
 const LOOPBACK: &str = "127.0.0.1";
 
@@ -44,6 +44,35 @@ pub struct EmbeddedBrokerConfig {
     /// `None` serves without authentication. The user is created on the first start of a
     /// data directory (its users live in `DATA_DIR/auth`).
     pub auth: Option<(String, String)>,
+    /// TLS: the broker serves only TLS, the name server both TLS and plain TCP (the broker
+    /// registers with it in plain TCP, on loopback). `None` serves plain TCP.
+    pub tls: Option<EmbeddedTls>,
+}
+
+/// The files of an embedded broker's TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedTls {
+    /// PEM certificate chain; must name 127.0.0.1 (clients check the address they dial).
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM certificate the embedded admin client trusts (the chain's root).
+    pub ca: PathBuf,
+}
+
+fn tls_config(t: &EmbeddedTls, mode: TlsMode) -> TlsConfig {
+    TlsConfig {
+        enable: true,
+        // No /etc/rocketmq/tls.properties: everything is given here.
+        config_file: String::new(),
+        server: TlsServerConfig {
+            mode,
+            cert_path: Some(t.cert.to_string_lossy().into_owned()),
+            key_path: Some(t.key.to_string_lossy().into_owned()),
+            ..TlsServerConfig::default()
+        },
+        ..TlsConfig::default()
+    }
 }
 
 /// Why the embedded broker could not start or serve a request.
@@ -88,6 +117,7 @@ pub struct EmbeddedBroker {
     namesrv_task: Option<tokio::task::JoinHandle<()>>,
     admin: Option<DefaultMQProducer>,
     auth: Option<(String, String)>,
+    tls: Option<EmbeddedTls>,
 }
 
 /// A free loopback port (free when asked; bind it soon).
@@ -141,7 +171,24 @@ impl EmbeddedBroker {
             config_store_path: format!("{namesrv_dir}/namesrv.properties"),
             ..NamesrvConfig::default()
         };
-        let server = ServerConfig { listen_port: u32::from(namesrv_port), bind_address: LOOPBACK.into(), ..ServerConfig::default() };
+        if let Some(t) = &cfg.tls {
+            for (what, f) in [("certificate", &t.cert), ("key", &t.key), ("CA certificate", &t.ca)] {
+                if !f.is_file() {
+                    return Err(BrokerError::Setup(format!("TLS {what} {} is not a readable file", f.display())));
+                }
+            }
+        }
+        let server = ServerConfig {
+            listen_port: u32::from(namesrv_port),
+            bind_address: LOOPBACK.into(),
+            // Without TLS configured, plain TCP only (the transport's default would try TLS
+            // permissively and warn that it has no certificate).
+            tls_config: cfg.tls.as_ref().map_or_else(
+                || TlsConfig { server: TlsServerConfig { mode: TlsMode::Disabled, ..TlsServerConfig::default() }, ..TlsConfig::default() },
+                |t| tls_config(t, TlsMode::Permissive),
+            ),
+            ..ServerConfig::default()
+        };
         let namesrv = rocketmq_namesrv::bootstrap::Builder::new(runtime.service_context("namesrv"), TelemetryHandle::noop())
             .set_name_server_config(nc)
             .set_server_config(server)
@@ -171,6 +218,9 @@ impl EmbeddedBroker {
         };
         bc.broker_server_config.bind_address = LOOPBACK.to_owned();
         bc.broker_server_config.listen_port = u32::from(broker_port);
+        if let Some(t) = &cfg.tls {
+            bc.broker_server_config.tls_config = tls_config(t, TlsMode::Enforcing);
+        }
         if let Some((ak, sk)) = &cfg.auth {
             if ak.is_empty() || sk.is_empty() || ak.contains(':') {
                 return Err(BrokerError::Setup("the access key and secret key must not be empty, and the access key must not contain `:`".into()));
@@ -221,6 +271,7 @@ impl EmbeddedBroker {
             namesrv_task: Some(namesrv_task),
             admin: None,
             auth: cfg.auth.clone(),
+            tls: cfg.tls.clone(),
         })
     }
 
@@ -265,6 +316,16 @@ impl EmbeddedBroker {
                     .producer_group("SLUICE_EMBEDDED_ADMIN")
                     .name_server_addr(self.namesrv_addr.clone())
                     .send_msg_timeout(5_000);
+                if let Some(t) = &self.tls {
+                    let client = rocketmq_client_rust::ClientConfig::builder()
+                        .namesrv_addr(self.namesrv_addr.clone())
+                        .client_ip(LOOPBACK.to_owned())
+                        .enable_tls(true)
+                        .tls_client_trust_cert_path(t.ca.to_string_lossy().into_owned())
+                        .build()
+                        .map_err(|e| BrokerError::Admin(format!("TLS client settings refused: {e}")))?;
+                    b = b.client_config(client);
+                }
                 if let Some((ak, sk)) = &self.auth {
                     let creds = rocketmq_client_rust::SessionCredentials::with_keys(ak.clone(), sk.clone());
                     b = b.rpc_hook(Arc::new(rocketmq_client_rust::AclClientRPCHook::new(creds)));

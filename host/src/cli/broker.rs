@@ -61,7 +61,7 @@ pub fn run(a: BrokerArgs) -> anyhow::Result<ExitCode> {
             }
             _ => None,
         };
-        let cfg = EmbeddedBrokerConfig { data_dir: a.data_dir.clone(), namesrv_port: a.namesrv_port, broker_port: a.broker_port, auth };
+        let cfg = EmbeddedBrokerConfig { data_dir: a.data_dir.clone(), namesrv_port: a.namesrv_port, broker_port: a.broker_port, auth, tls: None };
         let mut broker = EmbeddedBroker::start(&cfg).await.context("cannot start the embedded broker")?;
         for (topic, queues) in &a.topics {
             broker.create_topic(topic, *queues).await?;

@@ -161,6 +161,13 @@ pub struct EmbeddedConfig {
     /// Topics to create at start, with their number of queues.
     #[serde(default)]
     pub topics: BTreeMap<String, u32>,
+    /// PEM certificate (naming 127.0.0.1) for serving TLS; with `tls_key`, and
+    /// `[rocketmq] tls = true` plus `tls_trust_cert` (its root) for the clients.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn default_embedded_dir() -> PathBuf {
@@ -169,7 +176,7 @@ fn default_embedded_dir() -> PathBuf {
 
 impl Default for EmbeddedConfig {
     fn default() -> Self {
-        Self { data_dir: default_embedded_dir(), namesrv_port: 0, broker_port: 0, topics: BTreeMap::new() }
+        Self { data_dir: default_embedded_dir(), namesrv_port: 0, broker_port: 0, topics: BTreeMap::new(), tls_cert: None, tls_key: None }
     }
 }
 
@@ -717,6 +724,16 @@ impl Config {
             if !(1..=1024).contains(&queues) {
                 push(format!("rocketmq.embedded.topics.{topic}"), format!("{queues} queues: give 1 to 1024"));
             }
+        }
+        let e = &mq.embedded;
+        match (&e.tls_cert, &e.tls_key) {
+            (Some(_), None) => push("rocketmq.embedded.tls_key".into(), "missing: set it with tls_cert".into()),
+            (None, Some(_)) => push("rocketmq.embedded.tls_cert".into(), "missing: set it with tls_key".into()),
+            (Some(_), Some(_)) if !(mq.tls && mq.tls_trust_cert.is_some()) => push(
+                "rocketmq.tls".into(),
+                "the embedded broker serves TLS (embedded.tls_cert): set tls = true and tls_trust_cert to the certificate's root".into(),
+            ),
+            _ => {}
         }
         match (&mq.access_key_env, &mq.secret_key_env) {
             (Some(_), None) => push("rocketmq.secret_key_env".into(), "missing: set it with access_key_env".into()),
