@@ -139,7 +139,7 @@ async fn start(cfg: Config) -> Daemon {
 
 /// `n` messages over `keys` keys: body `{"key":…,"seq":…,"keep":…}` with a per-key
 /// sequence number; every fifth of a key is not to be kept.
-fn keyed(n: usize, keys: usize) -> Vec<MessageParts> {
+pub(crate) fn keyed(n: usize, keys: usize) -> Vec<MessageParts> {
     let mut seq = vec![0u64; keys];
     (0..n)
         .map(|i| {
@@ -905,13 +905,20 @@ fn a_missing_topic_is_a_clear_start_up_error() {
     });
 }
 
+/// A broker with `in` (2 queues) holding `a`, `reject`, `b` on one key, and an admin
+/// endpoint with no pipeline yet.
+async fn admin_fixture() -> (Env, Arc<sluice::admin::AdminState>, std::net::SocketAddr) {
+    let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
+    env.produce("in", &one_key(&["a", "reject", "b"])).await;
+    let state = sluice::admin::AdminState::new();
+    let addr = sluice::admin::serve("127.0.0.1:0", state.clone()).await.unwrap();
+    (env, state, addr)
+}
+
 #[test]
 fn the_admin_endpoint_serves_every_metric_health_readiness_and_status() {
     runtime().block_on(async {
-        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
-        env.produce("in", &one_key(&["a", "reject", "b"])).await;
-        let state = sluice::admin::AdminState::new();
-        let addr = sluice::admin::serve("127.0.0.1:0", state.clone()).await.unwrap();
+        let (env, state, addr) = admin_fixture().await;
         let get = |path: &str| {
             let url = format!("http://{addr}{path}");
             async move {
@@ -991,10 +998,7 @@ fn the_admin_endpoint_serves_every_metric_health_readiness_and_status() {
 #[test]
 fn the_status_page_shows_each_pipeline_live_in_headless_chromium() {
     runtime().block_on(async {
-        let env = Env::start(&[("in", 2), ("dlq", 1)]).await;
-        env.produce("in", &one_key(&["a", "reject", "b"])).await;
-        let state = sluice::admin::AdminState::new();
-        let addr = sluice::admin::serve("127.0.0.1:0", state.clone()).await.unwrap();
+        let (env, state, addr) = admin_fixture().await;
         let daemon = start(chaos_pipeline(&env, "m", "dead-letter", 8, "out.jsonl")).await;
         state.set_pipelines(daemon.pipelines(), daemon.name_server());
         state.set_ready(true);

@@ -214,18 +214,7 @@ impl Host {
     }
 }
 
-/// `n` messages over `keys` keys, body `{"key":"kK","seq":S}`; per key S counts up.
-fn keyed(n: usize, keys: usize) -> Vec<MessageParts> {
-    let mut seq = vec![0u64; keys];
-    (0..n)
-        .map(|i| {
-            let k = i % keys;
-            let s = seq[k];
-            seq[k] += 1;
-            MessageParts { keys: vec![format!("k{k}")], body: format!(r#"{{"key":"k{k}","seq":{s}}}"#).into_bytes().into(), ..Default::default() }
-        })
-        .collect()
-}
+use crate::pipeline::keyed;
 
 async fn produce(producer: &Producer, topic: &str, parts: &[MessageParts]) {
     for chunk in parts.chunks(256) {
@@ -352,14 +341,21 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool, con
     }
 }
 
+/// What every process case starts with: a temp dir, a broker process with `topics`, a
+/// runtime and a producer.
+fn setup(topics: &[&str]) -> (tempfile::TempDir, BrokerProc, tokio::runtime::Runtime, Connection, Producer) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProc::start(&dir.path().join("broker"), topics);
+    let rt = runtime();
+    let (conn, producer) = rt.block_on(broker.connect());
+    (dir, broker, rt, conn, producer)
+}
+
 #[test]
 fn crash_kill_9_mid_stream_then_restart_loses_nothing_and_keeps_key_order() {
     let n = messages();
     let keys = 1000;
-    let dir = tempfile::tempdir().unwrap();
-    let broker = BrokerProc::start(&dir.path().join("broker"), &["in:8", "SLUICE_DLQ:1"]);
-    let rt = runtime();
-    let (_conn, producer) = rt.block_on(broker.connect());
+    let (dir, broker, rt, _conn, producer) = setup(&["in:8", "SLUICE_DLQ:1"]);
     rt.block_on(produce(&producer, "in", &keyed(n, keys)));
     let out = dir.path().join("out.jsonl");
     let body = pipeline(r#"sinks.out = { type = "file", path = "out.jsonl" }"#);
@@ -408,11 +404,8 @@ fn crash_kill_9_mid_stream_then_restart_loses_nothing_and_keeps_key_order() {
 fn broker_restart_mid_stream_the_host_reconnects_and_loses_nothing() {
     let n = messages();
     let keys = 1000;
-    let dir = tempfile::tempdir().unwrap();
-    let mut broker = BrokerProc::start(&dir.path().join("broker"), &["in:8", "SLUICE_DLQ:1"]);
-    let rt = runtime();
+    let (dir, mut broker, rt, _conn, producer) = setup(&["in:8", "SLUICE_DLQ:1"]);
     let all_parts = keyed(n, keys);
-    let (_conn, producer) = rt.block_on(broker.connect());
     rt.block_on(produce(&producer, "in", &all_parts[..n / 2]));
     let out = dir.path().join("out.jsonl");
     let host = Host::start(dir.path(), "a", &broker, &pipeline(r#"sinks.out = { type = "file", path = "out.jsonl" }"#));
@@ -443,10 +436,7 @@ fn broker_restart_mid_stream_the_host_reconnects_and_loses_nothing() {
 fn rebalance_between_processes_loses_nothing_and_keeps_key_order() {
     let n = messages();
     let keys = 1000;
-    let dir = tempfile::tempdir().unwrap();
-    let broker = BrokerProc::start(&dir.path().join("broker"), &["in:8", "out:8", "SLUICE_DLQ:1"]);
-    let rt = runtime();
-    let (conn, producer) = rt.block_on(broker.connect());
+    let (dir, broker, rt, conn, producer) = setup(&["in:8", "out:8", "SLUICE_DLQ:1"]);
     let body = pipeline(r#"sinks.out = { type = "rocketmq", topic = "out" }"#);
     let a = Host::start(dir.path(), "a", &broker, &body);
     let b = Host::start(dir.path(), "b", &broker, &body);
@@ -502,10 +492,7 @@ fn rebalance_between_processes_loses_nothing_and_keeps_key_order() {
 fn sink_outage_pauses_consumption_bounds_memory_and_loses_nothing() {
     let n = messages();
     let keys = 1000;
-    let dir = tempfile::tempdir().unwrap();
-    let broker = BrokerProc::start(&dir.path().join("broker"), &["in:8", "SLUICE_DLQ:1"]);
-    let rt = runtime();
-    let (_conn, producer) = rt.block_on(broker.connect());
+    let (dir, broker, rt, _conn, producer) = setup(&["in:8", "SLUICE_DLQ:1"]);
 
     // The HTTP endpoint: 500 while `failing`, then it takes everything.
     let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));

@@ -14,6 +14,8 @@ commands:
                     (what CI runs)
   plugins [--out D] build the example plugins for wasm32-wasip2 and copy them to D
                     (default: target/plugins)
+  reliability       the reliability cases at full size (100,000 messages, a 30 s sink
+                    outage; CI runs them at 20,000 and 10 s), printing their figures
   demo              build Sluice and the plugins, then run mask-pii and json-filter
                     over examples/orders.jsonl with `sluice plugin test`";
 
@@ -32,6 +34,7 @@ fn main() -> anyhow::Result<()> {
             plugins(&out).map(|_| ())
         }
         Some("demo") => demo(),
+        Some("reliability") => reliability(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -116,6 +119,32 @@ fn test() -> anyhow::Result<()> {
     }
     // One closing line for the whole run (cargo's last line is often a crate without tests).
     println!("{} passed, {} failed", totals.0, totals.1);
+    Ok(())
+}
+
+/// The reliability cases (tests/integration/reliability.rs) at the issue's sizes, one at a
+/// time, with their FIGURES lines shown.
+fn reliability() -> anyhow::Result<()> {
+    wasm_target()?;
+    run(cargo().args(["test", "-p", "sluice", "--test", "integration", "--no-run"]))?;
+    let mut cmd = loopback_only(&[
+        "test",
+        "--offline",
+        "-p",
+        "sluice",
+        "--test",
+        "integration",
+        "reliability::",
+        "--",
+        "--test-threads",
+        "1",
+        "--nocapture",
+    ])?;
+    cmd.env("SLUICE_RELIABILITY_MESSAGES", "100000").env("SLUICE_RELIABILITY_OUTAGE", "30s");
+    let (_, failed) = run_tests(&mut cmd)?;
+    if failed > 0 {
+        bail!("{failed} reliability case(s) failed");
+    }
     Ok(())
 }
 
