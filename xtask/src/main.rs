@@ -16,6 +16,9 @@ commands:
                     (default: target/plugins)
   reliability       the reliability cases at full size (100,000 messages, a 30 s sink
                     outage; CI runs them at 20,000 and 10 s), printing their figures
+  bench-pipeline    end-to-end throughput (release build): Sluice with no plugin, a Rust
+                    filter and 3 Rust stages beside a plain rocketmq-rust bridge measured in
+                    the same run on the embedded broker (BENCH_MESSAGES, default 200,000)
   demo              build Sluice and the plugins, then run mask-pii and json-filter
                     over examples/orders.jsonl with `sluice plugin test`";
 
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("demo") => demo(),
         Some("reliability") => reliability(),
+        Some("bench-pipeline") => bench_pipeline(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -146,6 +150,13 @@ fn reliability() -> anyhow::Result<()> {
         bail!("{failed} reliability case(s) failed");
     }
     Ok(())
+}
+
+/// The end-to-end benchmark (host/benches/pipeline_e2e.rs), release build, on loopback.
+fn bench_pipeline() -> anyhow::Result<()> {
+    wasm_target()?;
+    run(cargo().args(["bench", "-p", "sluice", "--bench", "pipeline_e2e", "--no-run"]))?;
+    run(&mut loopback_only(&["bench", "--offline", "-p", "sluice", "--bench", "pipeline_e2e"])?)
 }
 
 /// `cargo ARGS` inside a new network namespace that has only loopback, up. Uses a user
