@@ -120,6 +120,22 @@ pub struct EmbeddedBroker {
     tls: Option<EmbeddedTls>,
 }
 
+/// How full the file system holding `dir` is, in percent of its blocks.
+fn disk_used_percent(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: statvfs(3) fills `st` when it returns 0; `path` is a valid C string.
+    let st = unsafe {
+        if libc::statvfs(path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    let total = u64::from(st.f_blocks);
+    (total > 0).then(|| 100 - u64::from(st.f_bavail) * 100 / total)
+}
+
 /// A free loopback port (free when asked; bind it soon).
 ///
 /// # Errors
@@ -244,11 +260,17 @@ impl EmbeddedBroker {
             ..MessageStoreConfig::default()
         };
         // rocketmq-rust 1.0.0 reports most start-up failures as "Service lifecycle operation
-        // failed" without the cause; name the ports, the usual culprit.
+        // failed" without the cause; name the usual culprits: ports, and a disk that is
+        // too full (its store refuses to start on a disk about three quarters full).
+        let disk = disk_used_percent(&cfg.data_dir).map_or_else(String::new, |p| format!("; the disk holding it is {p}% full"));
         let broker_err = |reason: String| BrokerError::Broker {
             addr: broker_addr.clone(),
             data_dir: cfg.data_dir.clone(),
-            reason: format!("{reason} (the broker needs 127.0.0.1 ports {broker_port}, {} and {ha_port} free, and a writable data directory)", broker_port - 2),
+            reason: format!(
+                "{reason} (the broker needs 127.0.0.1 ports {broker_port}, {} and {ha_port} free, a writable data directory \
+                 and a disk well under 75% full{disk})",
+                broker_port - 2
+            ),
         };
         let validated = ValidatedBrokerConfig::try_from_parts(bc, sc).map_err(|e| broker_err(format!("{e:?}")))?;
         let broker = rocketmq_broker::Builder::new(runtime.service_context("broker"), TelemetryRuntimeGuard::noop())
