@@ -567,6 +567,15 @@ fn sink_outage_pauses_consumption_bounds_memory_and_loses_nothing() {
     rt.block_on(producer.shutdown());
 }
 
+/// Pipeline `p`: topic `in` (group `g`) through passthrough into `out.jsonl`.
+fn passthrough_to_file() -> String {
+    format!(
+        "[[pipeline]]\nname = \"p\"\nsource = {{ topic = \"in\", group = \"g\" }}\nsinks.out = {{ type = \"file\", path = \"out.jsonl\" }}\n\
+         [[pipeline.stage]]\nplugin = {:?}\n",
+        sluice_test_plugins::PASSTHROUGH
+    )
+}
+
 /// A `sluice run` configuration whose ACL keys are read from the variables `AK_VAR` /
 /// `SK_VAR`; on `embedded` the broker requires them.
 fn acl_config(dir: &Path, rocketmq: &str, admin: &str) -> PathBuf {
@@ -581,14 +590,9 @@ fn acl_config(dir: &Path, rocketmq: &str, admin: &str) -> PathBuf {
             secret_key_env = "SK_VAR"
             [admin]
             listen = "{admin}"
-            [[pipeline]]
-            name = "p"
-            source = {{ topic = "in", group = "g" }}
-            sinks.out = {{ type = "file", path = "out.jsonl" }}
-            [[pipeline.stage]]
-            plugin = {:?}
+            {}
             "#,
-            sluice_test_plugins::PASSTHROUGH
+            passthrough_to_file()
         ),
     )
     .unwrap();
@@ -728,14 +732,9 @@ fn tls_to_the_broker_when_configured_and_plain_clients_refused() {
         embedded = {{ data_dir = "broker", namesrv_port = {namesrv}, topics = {{ in = 2, SLUICE_DLQ = 1 }}, tls_cert = {cert:?}, tls_key = {key:?} }}
         [admin]
         enabled = false
-        [[pipeline]]
-        name = "p"
-        source = {{ topic = "in", group = "g" }}
-        sinks.out = {{ type = "file", path = "out.jsonl" }}
-        [[pipeline.stage]]
-        plugin = {:?}
+        {}
         "#,
-        sluice_test_plugins::PASSTHROUGH
+        passthrough_to_file()
     );
     let cfg = Config::from_toml(&text, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let rt = runtime();

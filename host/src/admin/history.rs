@@ -90,7 +90,7 @@ pub struct History(Mutex<BTreeMap<String, VecDeque<Sample>>>);
 impl History {
     /// Takes one sample of each pipeline; pipelines no longer running are forgotten.
     pub fn sample(&self, pipelines: &[std::sync::Arc<Pipeline>]) {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let t = crate::pipeline::stats::unix_ms();
         let mut h = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         h.retain(|name, _| pipelines.iter().any(|p| p.name() == name));
         for p in pipelines {

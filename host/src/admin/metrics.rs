@@ -190,10 +190,18 @@ impl Collector for SluiceCollector {
         counter(&mut enc, "sluice_sink_messages_sent", &sinks.iter().map(|(l, s)| (l.clone(), load(&s.sent))).collect::<Vec<_>>())?;
         counter(&mut enc, "sluice_sink_errors", &sinks.iter().map(|(l, s)| (l.clone(), load(&s.errors))).collect::<Vec<_>>())?;
 
-        let queues: Vec<(Labels, crate::pipeline::stats::QueueStatus)> = pipelines
+        // Each pipeline's queues read once: the count and the per-queue rows agree.
+        let held: Vec<Vec<crate::pipeline::stats::QueueStatus>> = pipelines.iter().map(|p| p.queues()).collect();
+        gauge(
+            &mut enc,
+            "sluice_consumer_queues_assigned",
+            &pipelines.iter().zip(&held).map(|(p, q)| (pl(p), i64::try_from(q.len()).unwrap_or(i64::MAX))).collect::<Vec<_>>(),
+        )?;
+        let queues: Vec<(Labels, &crate::pipeline::stats::QueueStatus)> = pipelines
             .iter()
-            .flat_map(|p| {
-                p.queues().into_iter().map(|q| {
+            .zip(&held)
+            .flat_map(|(p, qs)| {
+                qs.iter().map(move |q| {
                     let mut l = pl(p);
                     l.push(("topic", q.topic.clone()));
                     l.push(("broker", q.broker.clone()));
@@ -202,11 +210,6 @@ impl Collector for SluiceCollector {
                 })
             })
             .collect();
-        gauge(
-            &mut enc,
-            "sluice_consumer_queues_assigned",
-            &pipelines.iter().map(|p| (pl(p), i64::try_from(p.queues().len()).unwrap_or(i64::MAX))).collect::<Vec<_>>(),
-        )?;
         gauge(&mut enc, "sluice_consumer_lag_messages", &queues.iter().map(|(l, q)| (l.clone(), q.lag)).collect::<Vec<_>>())?;
         gauge(&mut enc, "sluice_consumer_committed_offset", &queues.iter().map(|(l, q)| (l.clone(), q.committed_offset)).collect::<Vec<_>>())?;
         Ok(())

@@ -79,6 +79,7 @@ impl AdminState {
                 .iter()
                 .map(|(cfg, p)| {
                     let rt = p.runtime();
+                    let counters = p.snapshot();
                     PipelineStatus {
                         topic: cfg.source.topic.clone(),
                         group: cfg.source.group.clone(),
@@ -102,8 +103,8 @@ impl AdminState {
                             })
                             .collect(),
                         rates: self.history.rates(p.name()),
-                        lag: p.queues().iter().map(|q| q.lag).sum(),
-                        counters: p.snapshot(),
+                        lag: counters.queues.iter().map(|q| q.lag).sum(),
+                        counters,
                     }
                 })
                 .collect(),

@@ -264,14 +264,14 @@ impl EmbeddedBroker {
         // failed" without the cause; name the usual culprits: ports, and a disk that is
         // too full (its store refuses to start when 1 − available/total is over 90%; seen
         // here at 90% with 25 GB still free on a 252 GB disk).
-        let disk = disk_used_percent(&cfg.data_dir).map_or_else(String::new, |p| format!("; the disk holding it is {p}% full"));
         let broker_err = |reason: String| BrokerError::Broker {
             addr: broker_addr.clone(),
             data_dir: cfg.data_dir.clone(),
             reason: format!(
                 "{reason} (the broker needs 127.0.0.1 ports {broker_port}, {} and {ha_port} free, a writable data directory \
-                 and a disk under 90% full{disk})",
-                broker_port - 2
+                 and a disk under 90% full{})",
+                broker_port - 2,
+                disk_used_percent(&cfg.data_dir).map_or_else(String::new, |p| format!("; the disk holding it is {p}% full"))
             ),
         };
         let validated = ValidatedBrokerConfig::try_from_parts(bc, sc).map_err(|e| broker_err(format!("{e:?}")))?;

@@ -321,14 +321,7 @@ impl Pipeline {
         let mut parts = original.to_parts();
         parts.destination = None;
         parts.properties.retain(|(k, _)| !k.starts_with("SLUICE_DLQ_"));
-        let mut error = f.error.clone();
-        if error.len() > 4000 {
-            let mut cut = 4000;
-            while !error.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            error.truncate(cut);
-        }
+        let error = stats::cut(&f.error, 4000).to_owned();
         parts.properties.extend([
             (p::PIPELINE.to_owned(), self.name.clone()),
             (p::STAGE.to_owned(), stage.to_owned()),

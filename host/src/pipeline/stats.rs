@@ -48,6 +48,20 @@ impl Latency {
     }
 }
 
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
 /// How many recent errors a stage, sink or pipeline keeps for `/status`.
 pub const RECENT_ERRORS: usize = 16;
 
@@ -72,12 +86,7 @@ pub struct ErrorLog(Mutex<VecDeque<ErrorEvent>>);
 impl ErrorLog {
     /// Remembers an error, forgetting the oldest beyond [`RECENT_ERRORS`].
     pub fn record(&self, component: impl Into<String>, class: impl Into<String>, message: &str) {
-        let mut cut = message.len().min(500);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
-        let event = ErrorEvent { at_ms, component: component.into(), class: class.into(), message: message[..cut].to_owned() };
+        let event = ErrorEvent { at_ms: unix_ms(), component: component.into(), class: class.into(), message: cut(message, 500).to_owned() };
         let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if q.len() == RECENT_ERRORS {
             q.pop_front();
