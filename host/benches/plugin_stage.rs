@@ -9,6 +9,11 @@
 //! `cargo bench -p sluice --bench plugin_stage` prints criterion's report for each case and,
 //! at the end, a table of ns/msg with the WASM/native ratio and the targets at batch 64.
 //! Under `cargo test --benches` every case runs once, as a check that it works.
+//!
+//! With `SLUICE_BENCH_KITS=<dir>` (what `cargo xtask bench-plugins` sets, pointing at
+//! `plugins/`) it also runs `<dir>/<lang>/property-filter` and `<dir>/<lang>/passthrough`
+//! of every language kit (built with `sluice plugin build`) at batch 64 and prints them
+//! against the per-language targets.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -28,23 +33,7 @@ static SAMPLES: Mutex<Samples> = Mutex::new(BTreeMap::new());
 
 /// A batch as a source builds it: the frames of one pull in one buffer.
 fn messages(n: usize, body: usize) -> Vec<Message> {
-    let parts: Vec<MessageParts> = (0..n)
-        .map(|i| MessageParts {
-            queue_offset: i as i64,
-            message_id: format!("7F000001{i:024X}"),
-            keys: vec![format!("order-{}", i % 100)],
-            tags: Some(if i % 2 == 0 { "paid" } else { "created" }.into()),
-            properties: vec![
-                ("region".into(), if i % 2 == 0 { "eu" } else { "us" }.into()),
-                ("source".into(), "web".into()),
-                ("trace".into(), format!("{i:016x}")),
-            ],
-            body: vec![b'x'; body].into(),
-            born_timestamp_ms: 1_700_000_000_000 + i as i64,
-            ..Default::default()
-        })
-        .collect();
-    MessageParts::build_batch(&parts)
+    MessageParts::sample_batch(n, body)
 }
 
 fn bench_case(c: &mut Criterion, scenario: &'static str, imp: &'static str, p: &dyn BatchProcessor) {
@@ -68,6 +57,42 @@ fn bench_case(c: &mut Criterion, scenario: &'static str, imp: &'static str, p: &
                 })
             });
         }
+    }
+    g.finish();
+}
+
+/// The languages with a kit besides Rust, and their targets at batch 64, 100 B (ns/msg).
+const LANGS: [&str; 4] = ["c", "python", "js", "go"];
+
+fn lang_target(lang: &str) -> Option<f64> {
+    match lang {
+        "c" => Some(60.0),
+        "python" => Some(1500.0),
+        "js" => Some(2000.0),
+        _ => None,
+    }
+}
+
+/// One language's plugin at batch 64, 100 B and 1 KiB bodies.
+fn bench_lang(c: &mut Criterion, lang: &'static str, scenario: &'static str, p: &dyn BatchProcessor) {
+    let mut g = c.benchmark_group(format!("{scenario}/{lang}"));
+    g.warm_up_time(Duration::from_millis(700)).measurement_time(Duration::from_secs(2)).sample_size(30);
+    for body in BODIES {
+        let msgs = messages(64, body);
+        let batch = Batch { topic: "orders", queue_id: 3, messages: &msgs };
+        g.throughput(Throughput::Elements(64));
+        g.bench_function(format!("body{body}/batch64"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(p.process(black_box(&batch)).expect("batch"));
+                }
+                let took = start.elapsed();
+                let ns = took.as_nanos() as f64 / (iters as f64 * 64.0);
+                SAMPLES.lock().unwrap().entry((scenario, body, 64, lang)).or_default().push(ns);
+                took
+            })
+        });
     }
     g.finish();
 }
@@ -108,6 +133,24 @@ fn main() {
     bench_case(&mut c, "replace", "native", &native_replace);
     bench_case(&mut c, "filter-typed", "wasm", &typed_filter);
     bench_case(&mut c, "filter-typed", "native", &native_tag_filter);
+    // Every language kit's property filter and passthrough, at batch 64.
+    let kits = std::env::var_os("SLUICE_BENCH_KITS").map(std::path::PathBuf::from);
+    let mut langs = Vec::new();
+    if let Some(dir) = &kits {
+        for lang in LANGS {
+            let wasm = |p: &str| dir.join(lang).join(p).join(format!("{p}.wasm"));
+            let (f, u) = (wasm("property-filter"), wasm("passthrough"));
+            if !f.exists() || !u.exists() {
+                eprintln!("{lang}: {} or {} is not built; run `cargo xtask kits`", f.display(), u.display());
+                continue;
+            }
+            let filter = load(f.to_str().expect("UTF-8 path"), &[("property", "region"), ("equals", "eu")]);
+            let unchanged = load(u.to_str().expect("UTF-8 path"), &[]);
+            bench_lang(&mut c, lang, "filter", &filter);
+            bench_lang(&mut c, lang, "unchanged", &unchanged);
+            langs.push(lang);
+        }
+    }
     c.final_summary();
 
     let mut samples = SAMPLES.lock().unwrap();
@@ -119,7 +162,7 @@ fn main() {
     for scenario in ["filter", "unchanged", "replace", "filter-typed"] {
         for body in BODIES {
             for n in BATCHES {
-                let (Some(mut w), Some(mut nat)) = (samples.remove(&(scenario, body, n, "wasm")), samples.remove(&(scenario, body, n, "native"))) else { continue };
+                let (Some(mut w), Some(mut nat)) = (samples.get(&(scenario, body, n, "wasm")).cloned(), samples.get(&(scenario, body, n, "native")).cloned()) else { continue };
                 let (w, nat) = (median(&mut w), median(&mut nat));
                 let target = match (scenario, body, n) {
                     ("filter" | "unchanged", 100, 64) => format!("<= 60 ns: {}", if w <= 60.0 { "met" } else { "MISSED" }),
@@ -127,6 +170,25 @@ fn main() {
                     _ => String::new(),
                 };
                 println!("{scenario:<13} {body:>5} {n:>6} {w:>10.1} {nat:>10.1} {:>8.1}   {target}", w / nat);
+            }
+        }
+    }
+    if langs.is_empty() {
+        return;
+    }
+    println!("\nper language, batch 64: ns per message (median); ratio = language / Rust WASM");
+    println!("{:<8} {:<10} {:>5} {:>10} {:>10} {:>8}   target (100 B)", "language", "scenario", "body", "ns/msg", "rust", "ratio");
+    for lang in langs {
+        for scenario in ["filter", "unchanged"] {
+            for body in BODIES {
+                let Some(mut v) = samples.remove(&(scenario, body, 64, lang)) else { continue };
+                let v = median(&mut v);
+                let rust = samples.get_mut(&(scenario, body, 64, "wasm")).map(|r| median(r)).unwrap_or(f64::NAN);
+                let target = match lang_target(lang) {
+                    Some(t) if body == 100 => format!("<= {t} ns: {}", if v <= t { "met" } else { "MISSED" }),
+                    _ => String::new(),
+                };
+                println!("{lang:<8} {scenario:<10} {body:>5} {v:>10.1} {rust:>10.1} {:>8.1}   {target}", v / rust);
             }
         }
     }

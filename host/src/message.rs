@@ -90,6 +90,30 @@ impl MessageParts {
             .collect()
     }
 
+    /// `n` messages of the benchmarks' shape, in one buffer: a 32-character message id, a
+    /// key (`order-<i mod 100>`), a tag (`paid` / `created`), three properties (`region`
+    /// alternating `eu` / `us`, `source`, `trace`) and a `body`-byte body. Half of them
+    /// have `region = eu`.
+    pub fn sample_batch(n: usize, body: usize) -> Vec<Message> {
+        let parts: Vec<MessageParts> = (0..n)
+            .map(|i| MessageParts {
+                queue_offset: i as i64,
+                message_id: format!("7F000001{i:024X}"),
+                keys: vec![format!("order-{}", i % 100)],
+                tags: Some(if i % 2 == 0 { "paid" } else { "created" }.into()),
+                properties: vec![
+                    ("region".into(), if i % 2 == 0 { "eu" } else { "us" }.into()),
+                    ("source".into(), "web".into()),
+                    ("trace".into(), format!("{i:016x}")),
+                ],
+                body: vec![b'x'; body].into(),
+                born_timestamp_ms: 1_700_000_000_000 + i as i64,
+                ..Default::default()
+            })
+            .collect();
+        Self::build_batch(&parts)
+    }
+
     fn size_hint(&self) -> usize {
         sluice_frames::FRAME_HEADER_LEN
             + self.message_id.len()

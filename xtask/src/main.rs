@@ -19,6 +19,10 @@ commands:
   bench-pipeline    end-to-end throughput (release build): Sluice with no plugin, a Rust
                     filter and 3 Rust stages beside a plain rocketmq-rust bridge measured in
                     the same run on the embedded broker (BENCH_MESSAGES, default 200,000)
+  kits              build the C, Python, JavaScript and Go example plugins (plugins/<lang>/)
+                    with `sluice plugin build`, installing each language's toolchain
+  bench-plugins     the plugin stage benchmark (ns/msg, WASM beside native) with the
+                    property filter and passthrough of every language at batch 64
   demo              build Sluice and the plugins, then run mask-pii and json-filter
                     over examples/orders.jsonl with `sluice plugin test`";
 
@@ -39,6 +43,11 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => demo(),
         Some("reliability") => reliability(),
         Some("bench-pipeline") => bench_pipeline(),
+        Some("kits") => {
+            run(cargo().args(["build", "-p", "sluice"]))?;
+            kits(&target_dir().join("debug/sluice"))
+        }
+        Some("bench-plugins") => bench_plugins(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -107,6 +116,9 @@ fn test() -> anyhow::Result<()> {
     // Build everything first, with the network (the registry) at hand…
     run(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
     run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml", "--no-run"]))?;
+    // The language kits' toolchains come from PyPI, npm, apt and crates.io: install them and
+    // build the example plugins now; the tests rebuild offline what changed.
+    kits(&target_dir().join("debug/sluice"))?;
     // …then run the tests in a loopback-only network namespace: the tests start
     // rocketmq-rust name servers, and the 1.0.0 name server connects to the machine's first
     // non-loopback address unless it sees none. Doc tests and the plugins' unit tests start
@@ -157,6 +169,35 @@ fn bench_pipeline() -> anyhow::Result<()> {
     wasm_target()?;
     run(cargo().args(["bench", "-p", "sluice", "--bench", "pipeline_e2e", "--no-run"]))?;
     run(&mut loopback_only(&["bench", "--offline", "-p", "sluice", "--bench", "pipeline_e2e"])?)
+}
+
+/// The languages with a kit under `sdk/` besides Rust, as `plugins/<lang>/` names them.
+const KIT_LANGS: [&str; 4] = ["c", "python", "js", "go"];
+
+/// Builds every plugin project under `plugins/<lang>/` with `sluice plugin build`, which
+/// installs the language's toolchain under `~/.cache/sluice/toolchains` on first use.
+fn kits(sluice: &Path) -> anyhow::Result<()> {
+    for lang in KIT_LANGS {
+        let dir = root().join("plugins").join(lang);
+        let mut projects: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("sluice-plugin.toml").is_file())
+            .collect();
+        projects.sort();
+        for p in projects {
+            run(Command::new(sluice).args(["plugin", "build"]).arg(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// The plugin stage benchmark with every language's property filter and passthrough.
+fn bench_plugins() -> anyhow::Result<()> {
+    wasm_target()?;
+    run(cargo().args(["build", "-p", "sluice"]))?;
+    kits(&target_dir().join("debug/sluice"))?;
+    run(cargo().args(["bench", "-p", "sluice", "--bench", "plugin_stage"]).env("SLUICE_BENCH_KITS", root().join("plugins")))
 }
 
 /// `cargo ARGS` inside a new network namespace that has only loopback, up. Uses a user

@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod generator;
 pub mod jsonl;
+pub mod kit;
 pub mod mq;
 pub mod plugin;
 pub mod run;
@@ -73,12 +74,23 @@ pub enum Command {
     /// Work with plugin files: test them without a broker, inspect them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Create things: `sluice new plugin --lang LANG --kind KIND NAME`.
+    #[command(subcommand)]
+    New(NewCommand),
     /// Run the embedded RocketMQ name server and broker on loopback.
     Broker(broker::BrokerArgs),
     /// Send JSON Lines messages to a topic.
     Produce(mq::ProduceArgs),
     /// Print the messages of a topic as JSON Lines.
     Consume(mq::ConsumeArgs),
+}
+
+/// `sluice new …`
+#[derive(Debug, Subcommand)]
+pub enum NewCommand {
+    /// Scaffold a plugin project (Rust, C, Python, JavaScript or Go) that builds with
+    /// `sluice plugin build` and passes `sluice plugin test .` as it is.
+    Plugin(kit::NewPluginArgs),
 }
 
 /// Sets up logging to stderr (once; later calls are ignored).
@@ -105,6 +117,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Dev(a) => run::dev(a, &cli.log),
         Command::Check(a) => run::check(a),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::New(NewCommand::Plugin(a)) => kit::new_plugin(a),
         Command::Broker(args) => broker::run(args),
         Command::Produce(a) => mq::produce(a),
         Command::Consume(a) => mq::consume(a),

@@ -23,16 +23,44 @@ pub enum PluginCommand {
     Test(TestArgs),
     /// Print a plugin's kind, contract version, imports, exports, size and sha256.
     Inspect(InspectArgs),
+    /// Measure a plugin's cost per message on generated messages, as the pipeline calls it.
+    Bench(BenchArgs),
+    /// Build a plugin project (a directory with `sluice-plugin.toml`) into its `.wasm`,
+    /// installing the language's toolchain on first use.
+    Build(super::kit::BuildArgs),
+}
+
+/// Arguments of `sluice plugin bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The plugin component (.wasm), or a plugin project directory.
+    pub plugin: PathBuf,
+    /// A configuration pair for the plugin's `init`, as `key=value`; repeatable.
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub config: Vec<(String, String)>,
+    /// Messages per call.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Body size in bytes of the generated messages.
+    #[arg(long, default_value_t = 100)]
+    pub body: usize,
+    /// How long to measure, e.g. `3s`.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub time: Duration,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `sluice plugin test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The plugin component (.wasm).
+    /// The plugin component (.wasm), or a plugin project directory (its built `.wasm`;
+    /// `--input` and `--config` then default to the manifest's `[test]` table).
     pub plugin: PathBuf,
     /// JSON Lines file of input messages; `-` reads standard input.
     #[arg(long, short)]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// A configuration pair for the plugin's `init`, as `key=value`; repeatable.
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub config: Vec<(String, String)>,
@@ -81,6 +109,8 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Test(a) => test(a),
         PluginCommand::Inspect(a) => inspect(a),
+        PluginCommand::Bench(a) => bench(a),
+        PluginCommand::Build(a) => super::kit::build(a),
     }
 }
 
@@ -112,10 +142,20 @@ fn read_input(path: &PathBuf) -> anyhow::Result<Vec<InputMessage>> {
 }
 
 fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
-    let input = read_input(&a.input)?;
+    let target = super::kit::PluginTarget::resolve(&a.plugin)?;
+    let input_path = match (&a.input, &target.test) {
+        (Some(p), _) => p.clone(),
+        (None, Some(t)) if t.input.is_some() => target.dir.join(t.input.as_ref().expect("checked")),
+        _ => anyhow::bail!("no input: give `--input FILE.jsonl` (or set `input` in the `[test]` table of sluice-plugin.toml)"),
+    };
+    let config = match (&target.test, a.config.is_empty()) {
+        (Some(t), true) => t.config_pairs()?,
+        _ => a.config,
+    };
+    let input = read_input(&input_path)?;
     let engine = engine(a.no_cache)?;
-    let mut spec = PluginSpec::new(&a.plugin);
-    spec.config = a.config;
+    let mut spec = PluginSpec::new(&target.wasm);
+    spec.config = config;
     spec.sha256 = a.sha256;
     spec.pipeline = "plugin-test".into();
     if let Some(m) = a.memory {
@@ -127,7 +167,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = a.max_outputs {
         spec.limits.max_outputs_per_message = n;
     }
-    let plugin = engine.load(&spec).with_context(|| format!("cannot load plugin {}", a.plugin.display()))?;
+    let plugin = engine.load(&spec).with_context(|| format!("cannot load plugin {}", target.wasm.display()))?;
     let kind = plugin.info().contract.kind;
 
     let stdout = std::io::stdout();
@@ -204,7 +244,8 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
 
 fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
     let engine = engine(false)?;
-    let i = engine.inspect(&a.plugin).with_context(|| format!("cannot inspect plugin {}", a.plugin.display()))?;
+    let target = super::kit::PluginTarget::resolve(&a.plugin)?;
+    let i = engine.inspect(&target.wasm).with_context(|| format!("cannot inspect plugin {}", target.wasm.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&i)?);
         return Ok(ExitCode::SUCCESS);
@@ -223,5 +264,65 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
     for n in &i.exports {
         println!("  {n}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let target = super::kit::PluginTarget::resolve(&a.plugin)?;
+    let config = match (&target.test, a.config.is_empty()) {
+        (Some(t), true) => t.config_pairs()?,
+        _ => a.config,
+    };
+    let engine = engine(false)?;
+    let mut spec = PluginSpec::new(&target.wasm);
+    spec.config = config;
+    spec.pipeline = "plugin-bench".into();
+    let plugin = engine.load(&spec).with_context(|| format!("cannot load plugin {}", target.wasm.display()))?;
+    let n = a.batch_size as usize;
+    let messages = crate::message::MessageParts::sample_batch(n, a.body);
+    let batch = Batch { topic: "orders", queue_id: 3, messages: &messages };
+    // What one batch comes to, and a warm-up (instance creation, first-call costs).
+    let first = plugin.process(&batch).map_err(|e| anyhow::anyhow!("the plugin failed the benchmark batch: {e}"))?;
+    let (mut kept, mut dropped, mut replaced, mut failed) = (0, 0, 0, 0);
+    for o in &first {
+        match o {
+            Outcome::Keep => kept += 1,
+            Outcome::Drop => dropped += 1,
+            Outcome::Replace(_) => replaced += 1,
+            Outcome::Failed(_) => failed += 1,
+        }
+    }
+    let warm_until = std::time::Instant::now() + a.time / 4;
+    while std::time::Instant::now() < warm_until {
+        plugin.process(&batch).map_err(|e| anyhow::anyhow!("the plugin failed the benchmark batch: {e}"))?;
+    }
+    // Rounds of ~20 ms each; the median round is the figure.
+    let mut rounds: Vec<f64> = Vec::new();
+    let started = std::time::Instant::now();
+    while started.elapsed() < a.time || rounds.len() < 5 {
+        let t = std::time::Instant::now();
+        let mut calls = 0u64;
+        while t.elapsed() < Duration::from_millis(20) {
+            std::hint::black_box(plugin.process(std::hint::black_box(&batch)).map_err(|e| anyhow::anyhow!("the plugin failed the benchmark batch: {e}"))?);
+            calls += 1;
+        }
+        rounds.push(t.elapsed().as_nanos() as f64 / (calls as f64 * n as f64));
+    }
+    rounds.sort_by(f64::total_cmp);
+    let median = rounds[rounds.len() / 2];
+    let (min, max) = (rounds[0], rounds[rounds.len() - 1]);
+    let info = plugin.info();
+    if a.json {
+        println!(
+            "{}",
+            json!({"plugin": target.wasm, "kind": info.contract.kind.to_string(), "batch_size": n, "body_bytes": a.body,
+                   "ns_per_message": median, "min": min, "max": max, "rounds": rounds.len(),
+                   "kept": kept, "dropped": dropped, "replaced": replaced, "failed": failed})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} ({}), batch {n}, {} B bodies, {} rounds of 20 ms", target.wasm.display(), info.contract.kind, a.body, rounds.len());
+    println!("  {median:.1} ns/msg (median; min {min:.1}, max {max:.1}) = {:.0} msg/s on one core", 1e9 / median);
+    println!("  one batch: {kept} kept, {dropped} dropped, {replaced} replaced, {failed} failed");
     Ok(ExitCode::SUCCESS)
 }
