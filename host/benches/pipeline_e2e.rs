@@ -1,16 +1,29 @@
-//! End-to-end throughput: messages per second from a RocketMQ topic through Sluice into a
-//! RocketMQ sink, beside a baseline measured in the same run on the same broker — the
-//! fastest plain rocketmq-rust bridge with no WASM that the same client allows (orderly
-//! push consumer, batches of 32, `send_batch_to_queue` to the same queue number).
+//! End-to-end benchmarks of a Sluice pipeline on the embedded broker, each beside a
+//! baseline measured in the same run on the same broker: the fastest plain rocketmq-rust
+//! bridge with no WASM that the same client allows (orderly push consumer, batches of 32,
+//! `send_batch_to_queue` to the same queue number).
 //!
-//! Every scenario gets its own pair of 8-queue topics, pre-filled with N keyed messages
-//! (100 B and 1 KiB bodies), then its consumer (bridge or Sluice pipeline) starts; the rate
-//! is N over the time from the first message handled to the last one acknowledged by the
-//! sink. The broker runs in the same process (embedded), on the same 2 cores.
+//! * **throughput**: per scenario fresh 8-queue topics pre-filled with N keyed messages
+//!   (100 B and 1 KiB bodies); the rate is N over the time from the first message handled
+//!   to the last one acknowledged by the sink. Scenarios: the bridge (first and last, so
+//!   drift shows), no plugin, the Rust JSON filter, three Rust stages, and the Python and
+//!   JavaScript JSON filters when `SLUICE_BENCH_KITS` points at `plugins/` with them built.
+//! * **latency**: messages produced at a fixed rate (10,000 msg/s), each carrying its send
+//!   time; a consumer on the output topic records arrival − send. p50 / p99 / max for the
+//!   bridge and for Sluice; "added" is Sluice's minus the bridge's.
+//! * **startup**: `sluice run` as a child process with three Rust plugin stages, from spawn
+//!   to `/readyz` answering 200: with an empty compile cache (cold: compilation) and with
+//!   the cache filled (cached); the same for the Python and JavaScript filters.
+//! * **memory**: resident memory added per plugin instance (Rust, Python, JS; 16 instances
+//!   started in this process), and of the whole `sluice run` daemon with three stages after
+//!   N messages over 8 and over 64 queues.
+//! * **scaling**: throughput over 1, 8 and 64 queues with 1, 3 and 8 Rust stages, beside
+//!   the bridge over the same queues.
 //!
 //! `cargo xtask bench-pipeline` runs it at full size (release build, loopback-only
-//! namespace); `BENCH_MESSAGES` sets N (default 200,000). Under `cargo test --benches` it
-//! runs every scenario once with 2,000 messages, as a check that it works.
+//! namespace); `BENCH_MESSAGES` sets N (default 200,000) and `BENCH_PARTS` picks sections
+//! (comma-separated; default all). Under `cargo test --benches` it runs every section once
+//! at a small size, as a check that it works.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,39 +46,55 @@ use sluice::sink::rocketmq::Producer;
 const BODIES: [usize; 2] = [100, 1024];
 const QUEUES: u32 = 8;
 
-/// What runs between the two topics.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scenario {
-    Bridge,
-    NoPlugin,
-    RustFilter,
-    ThreeStages,
+/// What runs between the two topics: the bridge, or a Sluice pipeline with these stages.
+#[derive(Clone)]
+struct Scenario {
+    name: String,
+    /// `None` = the bridge.
+    stages: Option<String>,
+}
+
+fn stage(plugin: &str, cfg: &str) -> String {
+    format!("[[pipeline.stage]]\nplugin = {plugin:?}\nconfig = {{ {cfg} }}\n")
+}
+
+/// The JSON filter every scenario ends with; it keeps every generated message.
+fn json_filter(path: &str) -> String {
+    stage(path, r#"field = "kind", equals = '"order"'"#)
+}
+
+/// `n` Rust stages: the JSON filter last, before it property setters and PII masking.
+fn rust_stages(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n.saturating_sub(1) {
+        s += &if i % 3 == 1 {
+            stage(sluice_test_plugins::MASK_PII, "")
+        } else {
+            stage(sluice_test_plugins::SET_PROPERTY, &format!(r#"key = "stage{i}", value = "x""#))
+        };
+    }
+    s + &json_filter(sluice_test_plugins::JSON_FILTER)
 }
 
 impl Scenario {
-    fn name(self) -> &'static str {
-        match self {
-            Scenario::Bridge => "bridge (baseline)",
-            Scenario::NoPlugin => "sluice, no plugin",
-            Scenario::RustFilter => "sluice, Rust filter",
-            Scenario::ThreeStages => "sluice, 3 Rust stages",
-        }
+    fn bridge() -> Self {
+        Scenario { name: "bridge (baseline)".into(), stages: None }
     }
 
-    /// The pipeline's stages (TOML), for the Sluice scenarios.
-    fn stages(self) -> String {
-        let stage = |p: &str, cfg: &str| format!("[[pipeline.stage]]\nplugin = {p:?}\nconfig = {{ {cfg} }}\n");
-        let filter = stage(sluice_test_plugins::JSON_FILTER, r#"field = "kind", equals = '"order"'"#);
-        match self {
-            Scenario::Bridge | Scenario::NoPlugin => String::new(),
-            Scenario::RustFilter => filter,
-            Scenario::ThreeStages => {
-                stage(sluice_test_plugins::SET_PROPERTY, r#"key = "stage", value = "one""#)
-                    + &stage(sluice_test_plugins::MASK_PII, "")
-                    + &filter
-            }
-        }
+    fn sluice(name: &str, stages: String) -> Self {
+        Scenario { name: name.into(), stages: Some(stages) }
     }
+
+    fn is_bridge(&self) -> bool {
+        self.stages.is_none()
+    }
+}
+
+/// A language kit's built JSON filter (`SLUICE_BENCH_KITS/<lang>/json-filter/json-filter.wasm`).
+fn kit_plugin(lang: &str, name: &str) -> Option<String> {
+    let dir = std::path::PathBuf::from(std::env::var_os("SLUICE_BENCH_KITS")?);
+    let p = dir.join(lang).join(name).join(format!("{name}.wasm"));
+    p.exists().then(|| p.display().to_string())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -79,6 +108,27 @@ fn messages(n: usize, size: usize) -> Vec<Message> {
         .map(|i| {
             let mut body = format!(r#"{{"kind":"order","id":{i},"email":"someone@example.com","pad":""#).into_bytes();
             body.resize(size.saturating_sub(2).max(body.len()), b'x');
+            body.extend_from_slice(b"\"}");
+            MessageParts { keys: vec![format!("k{}", i % 1000)], body: body.into(), ..Default::default() }
+        })
+        .collect();
+    MessageParts::build_batch(&parts)
+}
+
+/// The time base of the latency section's send stamps.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn now_ns() -> u64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// `n` messages stamped with their send time, 100 B.
+fn stamped(first: usize, n: usize) -> Vec<Message> {
+    let t = now_ns();
+    let parts: Vec<MessageParts> = (first..first + n)
+        .map(|i| {
+            let mut body = format!(r#"{{"kind":"order","t":{t},"id":{i},"pad":""#).into_bytes();
+            body.resize(98.max(body.len()), b'x');
             body.extend_from_slice(b"\"}");
             MessageParts { keys: vec![format!("k{}", i % 1000)], body: body.into(), ..Default::default() }
         })
@@ -115,8 +165,8 @@ impl Bench {
         Bench { broker, conn, producer, dir, cache: tempfile::tempdir().unwrap() }
     }
 
-    async fn fill(&mut self, topic: &str, msgs: &[Message]) {
-        self.broker.create_topic(topic, QUEUES).await.unwrap();
+    async fn fill(&mut self, topic: &str, msgs: &[Message], queues: u32) {
+        self.broker.create_topic(topic, queues).await.unwrap();
         for chunk in msgs.chunks(1024) {
             self.producer.send(topic, chunk, 0, 64, &[]).await.expect("fill");
         }
@@ -160,7 +210,7 @@ impl Bench {
     }
 
     /// A Sluice daemon running one pipeline `from` → stages → RocketMQ sink `to`.
-    async fn sluice(&self, scenario: Scenario, from: &str, to: &str, n: u64) -> (Instant, Instant) {
+    async fn sluice(&self, stages: &str, from: &str, to: &str, n: u64) -> (Instant, Instant) {
         let text = format!(
             r#"
             [rocketmq]
@@ -178,7 +228,7 @@ impl Bench {
             "#,
             self.broker.namesrv_addr(),
             self.cache.path().display().to_string(),
-            scenario.stages()
+            stages
         );
         let cfg = Config::from_toml(&text, self.dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let (_tx, never) = tokio::sync::watch::channel(false);
@@ -238,6 +288,374 @@ impl MessageListenerOrderly for Bridge {
     }
 }
 
+/// Runs one scenario from a fresh pair of topics; returns msg/s.
+fn throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, s: &Scenario, msgs: &[Message], queues: u32, tag: &str) -> f64 {
+    let n = msgs.len() as u64;
+    let (from, to) = (format!("in-{tag}"), format!("out-{tag}"));
+    rt.block_on(bench.fill(&from, msgs, queues));
+    rt.block_on(bench.broker.create_topic(&to, queues)).unwrap();
+    let (first, last) = rt.block_on(async {
+        match &s.stages {
+            None => bench.bridge(&from, &to, n).await,
+            Some(stages) => bench.sluice(stages, &from, &to, n).await,
+        }
+    });
+    n as f64 / last.duration_since(first).as_secs_f64()
+}
+
+fn section_throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, n: usize) {
+    let mut scenarios = vec![
+        Scenario::bridge(),
+        Scenario::sluice("sluice, no plugin", String::new()),
+        Scenario::sluice("sluice, Rust filter", rust_stages(1)),
+        Scenario::sluice("sluice, 3 Rust stages", rust_stages(3)),
+    ];
+    for (lang, name) in [("python", "Python"), ("js", "JS")] {
+        match kit_plugin(lang, "json-filter") {
+            Some(p) => scenarios.push(Scenario::sluice(&format!("sluice, {name} filter"), json_filter(&p))),
+            None => eprintln!("{name} filter: not built (SLUICE_BENCH_KITS unset or plugins/{lang}/json-filter not built); skipped"),
+        }
+    }
+    scenarios.push(Scenario::bridge());
+    let mut rows = Vec::new();
+    for size in BODIES {
+        let msgs = messages(n, size);
+        let mut baseline = 0.0;
+        for (i, s) in scenarios.iter().enumerate() {
+            let rate = throughput(rt, bench, s, &msgs, QUEUES, &format!("{size}-{i}"));
+            if i == 0 {
+                baseline = rate;
+            }
+            let row = format!("{:<24} {size:>6} {n:>9} {rate:>12.0} {:>8.2}", s.name, rate / baseline);
+            eprintln!("{row}");
+            rows.push(row);
+        }
+    }
+    println!("\nthroughput: messages per second, topic → consumer → RocketMQ sink, 8 queues; ratio = scenario / bridge (first run)");
+    println!("{:<24} {:>6} {:>9} {:>12} {:>8}", "scenario", "body", "messages", "msg/s", "ratio");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+fn section_scaling(rt: &tokio::runtime::Runtime, bench: &mut Bench, n: usize) {
+    let msgs = messages(n, 100);
+    let mut rows = Vec::new();
+    for queues in [1u32, 8, 64] {
+        let base = throughput(rt, bench, &Scenario::bridge(), &msgs, queues, &format!("scale-q{queues}-bridge"));
+        rows.push(format!("{queues:>6} {:>7} {base:>12.0} {:>8.2} {:>10}", "bridge", 1.0, "-"));
+        eprintln!("{}", rows.last().unwrap());
+        let mut one = 0.0;
+        for stages in [1usize, 3, 8] {
+            let s = Scenario::sluice("scaling", rust_stages(stages));
+            let rate = throughput(rt, bench, &s, &msgs, queues, &format!("scale-q{queues}-s{stages}"));
+            if stages == 1 {
+                one = rate;
+            }
+            // What each stage beyond the first costs per message, from the rates.
+            let per_stage = if stages > 1 { format!("{:.0} ns", (1e9 / rate - 1e9 / one) / (stages - 1) as f64) } else { "-".into() };
+            rows.push(format!("{queues:>6} {stages:>7} {rate:>12.0} {:>8.2} {per_stage:>10}", rate / base));
+            eprintln!("{}", rows.last().unwrap());
+        }
+    }
+    println!("\nscaling: msg/s, 100 B, {n} messages; ratio = Sluice / bridge over the same queues; +stage = added ns/msg per stage beyond the first");
+    println!("{:>6} {:>7} {:>12} {:>8} {:>10}", "queues", "stages", "msg/s", "ratio", "+stage");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+/// Produces `rate` msg/s for `secs` into `from` while `chain` moves them to `to`, where a
+/// consumer records each message's arrival − send; returns the latencies in µs, sorted.
+fn latencies(rt: &tokio::runtime::Runtime, bench: &mut Bench, s: &Scenario, rate: u64, secs: u64, tag: &str) -> Vec<u64> {
+    let n = rate * secs;
+    let (from, to) = (format!("lat-in-{tag}"), format!("lat-out-{tag}"));
+    rt.block_on(async {
+        bench.broker.create_topic(&from, QUEUES).await.unwrap();
+        bench.broker.create_topic(&to, QUEUES).await.unwrap();
+    });
+    let bench = &*bench;
+    rt.block_on(async {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n as usize)));
+        let mut c = DefaultMQPushConsumer::builder(bench.conn.runtime())
+            .client_config(bench.conn.client_config())
+            .name_server_addr(bench.conn.name_server().to_owned())
+            .consumer_group(format!("lat-collect-{tag}"))
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+            .consume_thread_min(4)
+            .consume_thread_max(4)
+            .build();
+        c.subscribe(&to, "*").await.unwrap();
+        c.register_message_listener_concurrently(Collect(seen.clone()));
+        c.start().await.unwrap();
+        let chain = async {
+            match &s.stages {
+                None => bench.bridge(&from, &to, n).await,
+                Some(stages) => bench.sluice(stages, &from, &to, n).await,
+            }
+        };
+        let produce = async {
+            // Let the chain's consumer take its queues before the clock starts.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let per_tick = (rate / 1000).max(1) as usize;
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut sent = 0usize;
+            while (sent as u64) < n {
+                tick.tick().await;
+                let k = per_tick.min(n as usize - sent);
+                bench.producer.send(&from, &stamped(sent, k), 0, 64, &[]).await.expect("send");
+                sent += k;
+            }
+        };
+        tokio::join!(chain, produce);
+        while (seen.lock().unwrap().len() as u64) < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        c.shutdown().await;
+        let mut v = std::mem::take(&mut *seen.lock().unwrap());
+        v.sort_unstable();
+        v
+    })
+}
+
+struct Collect(Arc<std::sync::Mutex<Vec<u64>>>);
+
+impl rocketmq_client_rust::MessageListenerConcurrently for Collect {
+    fn consume_message(
+        &self,
+        msgs: &[&MessageExt],
+        _: &rocketmq_client_rust::ConsumeConcurrentlyContext,
+    ) -> ClientResult<rocketmq_client_rust::ConsumeConcurrentlyStatus> {
+        let now = now_ns();
+        let mut seen = self.0.lock().unwrap();
+        for m in msgs {
+            let body = m.body().unwrap_or_default();
+            let t = std::str::from_utf8(&body).ok().and_then(|b| b.split("\"t\":").nth(1)?.split(',').next()?.parse::<u64>().ok());
+            if let Some(t) = t {
+                seen.push(now.saturating_sub(t) / 1000);
+            }
+        }
+        Ok(rocketmq_client_rust::ConsumeConcurrentlyStatus::ConsumeSuccess)
+    }
+}
+
+fn pct(v: &[u64], p: f64) -> f64 {
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)] as f64 / 1000.0
+}
+
+fn section_latency(rt: &tokio::runtime::Runtime, bench: &mut Bench, full: bool) {
+    let (rate, secs) = if full { (10_000, 20) } else { (500, 2) };
+    let scenarios = [
+        Scenario::bridge(),
+        Scenario::sluice("sluice, no plugin", String::new()),
+        Scenario::sluice("sluice, Rust filter", rust_stages(1)),
+        Scenario::sluice("sluice, 3 Rust stages", rust_stages(3)),
+    ];
+    let mut rows = Vec::new();
+    let mut base_p99 = 0.0;
+    for (i, s) in scenarios.iter().enumerate() {
+        let v = latencies(rt, bench, s, rate, secs, &i.to_string());
+        let (p50, p99, max) = (pct(&v, 0.5), pct(&v, 0.99), pct(&v, 1.0));
+        if i == 0 {
+            base_p99 = p99;
+        }
+        let added = if i == 0 { "-".to_owned() } else { format!("{:+.2}", p99 - base_p99) };
+        rows.push(format!("{:<24} {:>8} {p50:>9.2} {p99:>9.2} {max:>9.2} {added:>12}", s.name, v.len()));
+        eprintln!("{}", rows.last().unwrap());
+    }
+    println!("\nlatency: produce → arrival in the output topic at {rate} msg/s for {secs} s, 100 B, 8 queues (ms)");
+    println!("{:<24} {:>8} {:>9} {:>9} {:>9} {:>12}", "scenario", "messages", "p50", "p99", "max", "added p99");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+/// A `sluice run` child process with one pipeline `from` → stages → RocketMQ sink `to`.
+struct Child {
+    proc: std::process::Child,
+    admin: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Child {
+    fn spawn(bench: &Bench, cache: &std::path::Path, stages: &str, from: &str, to: &str) -> Child {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = sluice::broker::free_port().expect("free port");
+        let text = format!(
+            "[rocketmq]\nname_server = \"{}\"\nclient_ip = \"127.0.0.1\"\n[engine]\ncache_dir = {:?}\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n\
+             [[pipeline]]\nname = \"bench\"\nsource = {{ topic = \"{from}\", group = \"child-{from}\", batch_size = 32 }}\n\
+             sinks.out = {{ type = \"rocketmq\", topic = \"{to}\" }}\n{stages}",
+            bench.broker.namesrv_addr(),
+            cache.display().to_string(),
+        );
+        let config = dir.path().join("sluice.toml");
+        std::fs::write(&config, text).unwrap();
+        let log = std::fs::File::create(dir.path().join("sluice.log")).unwrap();
+        let proc = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sluice run");
+        Child { proc, admin, _dir: dir }
+    }
+
+    /// GET `path` on the admin listener: (status code, body), or `None` before it listens.
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.admin)).ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let code = text.split(' ').nth(1)?.parse().ok()?;
+        Some((code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+    }
+
+    /// Waits until `/readyz` answers 200.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.get("/readyz").map(|r| r.0) != Some(200) {
+            assert!(Instant::now() < deadline, "sluice run did not become ready in 120 s");
+            if let Ok(Some(status)) = self.proc.try_wait() {
+                panic!("sluice run exited: {status}; see its log in {}", self._dir.path().display());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Messages the sink acknowledged, from `/status`.
+    fn sent(&self) -> u64 {
+        let Some((200, body)) = self.get("/status") else { return 0 };
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["pipelines"][0]["counters"]["sinks"].as_array().map_or(0, |s| s.iter().filter_map(|x| x["sent"].as_u64()).sum())
+    }
+
+    /// (VmRSS, VmHWM) in MiB.
+    fn rss(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.id())).unwrap_or_default();
+        let kib = |key: &str| {
+            status.lines().find_map(|l| l.strip_prefix(key)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+        };
+        (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+    }
+
+    fn stop(mut self) {
+        // SIGTERM: a graceful stop, as an operator's.
+        unsafe { libc::kill(self.proc.id() as i32, libc::SIGTERM) };
+        let _ = self.proc.wait();
+    }
+}
+
+fn median_ms(v: &mut [Duration]) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1e3
+}
+
+fn section_startup(rt: &tokio::runtime::Runtime, bench: &mut Bench, full: bool) {
+    let runs = if full { 5 } else { 1 };
+    let mut cases = vec![("3 Rust stages".to_owned(), rust_stages(3))];
+    for (lang, name) in [("python", "Python"), ("js", "JS")] {
+        if let Some(p) = kit_plugin(lang, "json-filter") {
+            cases.push((format!("{name} filter"), json_filter(&p)));
+        }
+    }
+    let mut rows = Vec::new();
+    for (i, (name, stages)) in cases.iter().enumerate() {
+        let (from, to) = (format!("start-in-{i}"), format!("start-out-{i}"));
+        rt.block_on(async {
+            bench.broker.create_topic(&from, QUEUES).await.unwrap();
+            bench.broker.create_topic(&to, QUEUES).await.unwrap();
+        });
+        let mut timed = |cache: &std::path::Path| {
+            let t = Instant::now();
+            let mut c = Child::spawn(bench, cache, stages, &from, &to);
+            c.wait_ready();
+            let took = t.elapsed();
+            c.stop();
+            took
+        };
+        let (mut cold, mut cached) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let cache = tempfile::tempdir().unwrap();
+            cold.push(timed(cache.path()));
+            cached.push(timed(cache.path()));
+        }
+        let row = format!("{name:<16} {:>12.0} {:>12.0}", median_ms(&mut cold), median_ms(&mut cached));
+        eprintln!("{row}");
+        rows.push(row);
+    }
+    println!("\nstartup: `sluice run` spawn → /readyz 200, median of {runs} (ms); cold = empty compile cache");
+    println!("{:<16} {:>12} {:>12}", "stages", "cold", "cached");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+/// This process's resident memory in bytes.
+fn self_rss() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split(' ').nth(1).and_then(|p| p.parse::<f64>().ok()).unwrap_or(0.0) * 4096.0
+}
+
+fn section_memory(rt: &tokio::runtime::Runtime, bench: &mut Bench, n: usize) {
+    use sluice::plugin::{EngineConfig, PluginEngine, PluginSpec};
+    const INSTANCES: usize = 16;
+    let engine = PluginEngine::new(&EngineConfig { cache_dir: Some(bench.cache.path().to_owned()), ..EngineConfig::default() }).expect("engine");
+    let mut plugins = vec![("Rust", sluice_test_plugins::JSON_FILTER.to_owned())];
+    for (lang, name) in [("python", "Python"), ("js", "JS")] {
+        if let Some(p) = kit_plugin(lang, "json-filter") {
+            plugins.push((name, p));
+        }
+    }
+    let batch = messages(64, 100);
+    let mut rows = Vec::new();
+    for (name, path) in plugins {
+        let mut spec = PluginSpec::new(&path);
+        spec.config = vec![("field".into(), "kind".into()), ("equals".into(), "order".into())];
+        let plugin = engine.load(&spec).expect("load");
+        plugin.process(&sluice::message::Batch { topic: "t", queue_id: 0, messages: &batch }).expect("one batch");
+        let before = self_rss();
+        plugin.prestart(INSTANCES + 1).expect("instances");
+        let per = (self_rss() - before) / INSTANCES as f64;
+        rows.push(format!("{name:<8} {:>14.2}", per / (1024.0 * 1024.0)));
+        eprintln!("{}", rows.last().unwrap());
+    }
+    println!("\nmemory per plugin instance: resident memory added per started instance ({INSTANCES} started after the first, MiB)");
+    println!("{:<8} {:>14}", "plugin", "MiB/instance");
+    for r in rows {
+        println!("{r}");
+    }
+
+    let mut rows = Vec::new();
+    let msgs = messages(n, 100);
+    for queues in [8u32, 64] {
+        let (from, to) = (format!("mem-in-{queues}"), format!("mem-out-{queues}"));
+        rt.block_on(bench.fill(&from, &msgs, queues));
+        rt.block_on(bench.broker.create_topic(&to, queues)).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let mut c = Child::spawn(bench, cache.path(), &rust_stages(3), &from, &to);
+        c.wait_ready();
+        let (ready, _) = c.rss();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while c.sent() < n as u64 {
+            assert!(Instant::now() < deadline, "the daemon did not deliver {n} messages in 300 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (rss, hwm) = c.rss();
+        c.stop();
+        rows.push(format!("{queues:>6} {n:>9} {ready:>10.1} {rss:>10.1} {hwm:>10.1}"));
+        eprintln!("{}", rows.last().unwrap());
+    }
+    println!("\nmemory of the daemon (`sluice run`, 3 Rust stages, MiB): at ready, after N messages, and its peak");
+    println!("{:>6} {:>9} {:>10} {:>10} {:>10}", "queues", "messages", "ready", "after", "peak");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then one small run.
     let full = std::env::args().any(|a| a == "--bench");
@@ -249,39 +667,25 @@ fn main() {
         std::process::exit(if full { 1 } else { 0 });
     }
     let n: usize = if full { std::env::var("BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000) } else { 2_000 };
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "throughput,latency,startup,memory,scaling".into());
+    let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let rt = runtime();
     let mut bench = rt.block_on(Bench::start());
-    let scenarios = [Scenario::Bridge, Scenario::NoPlugin, Scenario::RustFilter, Scenario::ThreeStages];
-    let mut rows = Vec::new();
-    for size in BODIES {
-        let msgs = messages(n, size);
-        let mut baseline = 0.0;
-        // The bridge runs first and again last, so drift during the run shows.
-        for (i, s) in scenarios.iter().chain([&Scenario::Bridge]).enumerate() {
-            let (from, to) = (format!("in-{size}-{i}"), format!("out-{size}-{i}"));
-            rt.block_on(bench.fill(&from, &msgs));
-            rt.block_on(bench.broker.create_topic(&to, QUEUES)).unwrap();
-            let (first, last) = rt.block_on(async {
-                match s {
-                    Scenario::Bridge => bench.bridge(&from, &to, n as u64).await,
-                    other => bench.sluice(*other, &from, &to, n as u64).await,
-                }
-            });
-            let rate = n as f64 / last.duration_since(first).as_secs_f64();
-            if i == 0 {
-                baseline = rate;
-            }
-            let row = format!("{:<24} {size:>6} {n:>9} {rate:>12.0} {:>8.2}", s.name(), rate / baseline);
-            eprintln!("{row}");
-            rows.push(row);
-        }
+    if want("throughput") {
+        section_throughput(&rt, &mut bench, n);
     }
-    println!("\nmessages per second through topic → consumer → RocketMQ sink; ratio = scenario / bridge (first run)");
-    println!("{:<24} {:>6} {:>9} {:>12} {:>8}", "scenario", "body", "messages", "msg/s", "ratio");
-    for r in rows {
-        println!("{r}");
+    if want("latency") {
+        section_latency(&rt, &mut bench, full);
     }
-    println!("(Python and JavaScript filters: not yet — their kits are issue 4)");
+    if want("startup") {
+        section_startup(&rt, &mut bench, full);
+    }
+    if want("memory") {
+        section_memory(&rt, &mut bench, if full { 100_000 } else { 2_000 });
+    }
+    if want("scaling") {
+        section_scaling(&rt, &mut bench, n);
+    }
     rt.block_on(async {
         bench.producer.shutdown().await;
         bench.broker.shutdown().await;

@@ -242,6 +242,26 @@ impl Plugin {
         r
     }
 
+    /// Starts instances until `n` are idle, so that the first `n` concurrent batches find
+    /// one ready (instances are otherwise created on demand). Returns how many are idle.
+    ///
+    /// # Errors
+    /// An instance that fails to start (its `init` refused, say).
+    pub fn prestart(&self, n: usize) -> Result<usize, CallError> {
+        let p = &*self.inner;
+        loop {
+            let idle = p.idle.lock().map(|v| v.len()).unwrap_or(n);
+            if idle >= n {
+                return Ok(idle);
+            }
+            let inst = LiveInstance::start(p)?;
+            p.created.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut v) = p.idle.lock() {
+                v.push(inst);
+            }
+        }
+    }
+
     fn discarded(&self, class: FailureClass) {
         if let Ok(mut d) = self.inner.discarded.lock() {
             *d.entry(class.as_str()).or_default() += 1;
