@@ -1,0 +1,3 @@
+module sluice.local/sluice
+
+go 1.24
