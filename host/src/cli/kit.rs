@@ -512,7 +512,7 @@ pub fn new_plugin(a: NewPluginArgs) -> anyhow::Result<ExitCode> {
     );
     std::fs::write(dir.join(MANIFEST), manifest)?;
     std::fs::write(dir.join("sample.jsonl"), SAMPLE)?;
-    std::fs::write(dir.join(".gitignore"), format!("/{name}.wasm\n/.sluice-build/\n/target/\n"))?;
+    std::fs::write(dir.join(".gitignore"), format!("/{name}.wasm\n/.sluice-build/\n/target/\n__pycache__/\nnode_modules/\n"))?;
     println!("created {} plugin `{name}` ({}) in {}", a.kind.name(), a.lang.name(), dir.display());
     println!("next:\n  cd {}\n  sluice plugin build\n  sluice plugin test .", dir.display());
     Ok(ExitCode::SUCCESS)

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// How long to measure, e.g. `3s`.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub time: Duration,
+    /// Memory limit per instance, e.g. `128MiB` (SpiderMonkey JS plugins need more than
+    /// the default).
+    #[arg(long)]
+    pub memory: Option<ByteSize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -277,6 +281,9 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut spec = PluginSpec::new(&target.wasm);
     spec.config = config;
     spec.pipeline = "plugin-bench".into();
+    if let Some(m) = a.memory {
+        spec.limits.memory = m;
+    }
     let plugin = engine.load(&spec).with_context(|| format!("cannot load plugin {}", target.wasm.display()))?;
     let n = a.batch_size as usize;
     let messages = crate::message::MessageParts::sample_batch(n, a.body);
