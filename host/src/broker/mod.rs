@@ -29,6 +29,9 @@ use rocketmq_runtime::RuntimeContext;
 use rocketmq_store::MessageStoreConfig;
 use rocketmq_transport::api::{ServerConfig, TlsConfig, TlsMode, TlsServerConfig};
 
+/// How long `create_topic` waits for the new topic's route to reach the name server.
+const ROUTE_WAIT: Duration = Duration::from_secs(30);
+
 const LOOPBACK: &str = "127.0.0.1";
 
 /// Where and how to run the embedded broker.
@@ -364,7 +367,10 @@ impl EmbeddedBroker {
             .create_topic(TopicValidator::AUTO_CREATE_TOPIC_KEY_TOPIC, topic, queues_i32, HashMap::new())
             .await
             .map_err(|e| BrokerError::Admin(format!("cannot create topic {topic}: {e}")))?;
-        for _ in 0..100 {
+        // The broker registers the new route with the name server at once, but on a
+        // loaded 2-core machine that took over 10 s once (CI, many brokers at a time).
+        let deadline = std::time::Instant::now() + ROUTE_WAIT;
+        while std::time::Instant::now() < deadline {
             if let Ok(q) = admin.fetch_publish_message_queues(topic).await
                 && q.len() >= queues as usize
             {
@@ -372,7 +378,7 @@ impl EmbeddedBroker {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(BrokerError::Admin(format!("topic {topic} was created but its route did not appear within 10 s")))
+        Err(BrokerError::Admin(format!("topic {topic} was created but its route did not appear within {} s", ROUTE_WAIT.as_secs())))
     }
 
     /// Stops the broker, then the name server.
