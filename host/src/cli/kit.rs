@@ -206,6 +206,18 @@ impl PluginTarget {
         }
         Ok(Self { wasm, dir: arg.to_owned(), test: m.test })
     }
+
+    /// The configuration pairs given on the command line, or else the project's `[test]`
+    /// ones.
+    ///
+    /// # Errors
+    /// A `[test]` entry that is not `key=value`.
+    pub fn config_or(&self, given: Vec<(String, String)>) -> anyhow::Result<Vec<(String, String)>> {
+        match &self.test {
+            Some(t) if given.is_empty() => t.config_pairs(),
+            _ => Ok(given),
+        }
+    }
 }
 
 /// Where toolchains and unpacked kits live.
@@ -228,7 +240,9 @@ fn files<'a>(dir: &'a Dir<'a>, out: &mut Vec<&'a include_dir::File<'a>>) {
 
 /// Writes an embedded directory under the toolchain directory once (named by a hash of
 /// its contents, so a newer `sluice` never reuses an older kit) and returns its path.
-fn unpack(name: &str, dirs: &[(&str, &Dir<'static>)]) -> anyhow::Result<PathBuf> {
+/// The files of embedded directories, each under its prefix, in a stable order, and a
+/// hash of them all.
+fn contents(dirs: &[(&str, &'static Dir<'static>)]) -> (Vec<(PathBuf, &'static [u8])>, String) {
     let mut h = Sha256::new();
     let mut all = Vec::new();
     for (prefix, dir) in dirs {
@@ -243,7 +257,11 @@ fn unpack(name: &str, dirs: &[(&str, &Dir<'static>)]) -> anyhow::Result<PathBuf>
             all.push((Path::new(prefix).join(f.path()), f.contents()));
         }
     }
-    let hash = hex::encode(&h.finalize()[..8]);
+    (all, hex::encode(&h.finalize()[..8]))
+}
+
+fn unpack(name: &str, dirs: &[(&str, &'static Dir<'static>)]) -> anyhow::Result<PathBuf> {
+    let (all, hash) = contents(dirs);
     let root = toolchains_dir().join("kits");
     let dest = root.join(format!("{name}-{hash}"));
     if dest.is_dir() {
@@ -382,15 +400,7 @@ pub fn build_project(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
 }
 
 fn kit_hash(lang: Lang) -> String {
-    let mut h = Sha256::new();
-    let mut fs = Vec::new();
-    files(lang.kit(), &mut fs);
-    files(&WIT, &mut fs);
-    for f in fs {
-        h.update(f.path().to_string_lossy().as_bytes());
-        h.update(f.contents());
-    }
-    hex::encode(&h.finalize()[..8])
+    contents(&[("", lang.kit()), ("wit", &WIT)]).1
 }
 
 fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> anyhow::Result<()> {

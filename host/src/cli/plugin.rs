@@ -147,15 +147,12 @@ fn read_input(path: &PathBuf) -> anyhow::Result<Vec<InputMessage>> {
 
 fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     let target = super::kit::PluginTarget::resolve(&a.plugin)?;
-    let input_path = match (&a.input, &target.test) {
+    let input_path = match (&a.input, target.test.as_ref().and_then(|t| t.input.as_ref())) {
         (Some(p), _) => p.clone(),
-        (None, Some(t)) if t.input.is_some() => target.dir.join(t.input.as_ref().expect("checked")),
-        _ => anyhow::bail!("no input: give `--input FILE.jsonl` (or set `input` in the `[test]` table of sluice-plugin.toml)"),
+        (None, Some(i)) => target.dir.join(i),
+        (None, None) => anyhow::bail!("no input: give `--input FILE.jsonl` (or set `input` in the `[test]` table of sluice-plugin.toml)"),
     };
-    let config = match (&target.test, a.config.is_empty()) {
-        (Some(t), true) => t.config_pairs()?,
-        _ => a.config,
-    };
+    let config = target.config_or(a.config)?;
     let input = read_input(&input_path)?;
     let engine = engine(a.no_cache)?;
     let mut spec = PluginSpec::new(&target.wasm);
@@ -273,10 +270,7 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
 
 fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let target = super::kit::PluginTarget::resolve(&a.plugin)?;
-    let config = match (&target.test, a.config.is_empty()) {
-        (Some(t), true) => t.config_pairs()?,
-        _ => a.config,
-    };
+    let config = target.config_or(a.config)?;
     let engine = engine(false)?;
     let mut spec = PluginSpec::new(&target.wasm);
     spec.config = config;
