@@ -5,9 +5,11 @@
 //!
 //! * **throughput**: per scenario fresh 8-queue topics pre-filled with N keyed messages
 //!   (100 B and 1 KiB bodies); the rate is N over the time from the first message handled
-//!   to the last one acknowledged by the sink. Scenarios: the bridge (first and last, so
-//!   drift shows), no plugin, the Rust JSON filter, three Rust stages, and the Python and
-//!   JavaScript JSON filters when `SLUICE_BENCH_KITS` points at `plugins/` with them built.
+//!   to the last one acknowledged by the sink; the median of rounds (every other round in
+//!   reverse order). Scenarios: the bridge, no plugin, the Rust property filter (reads a
+//!   property: the sandbox's own cost), the Rust JSON filter (parses every body), three
+//!   Rust stages, and the Python and JavaScript JSON filters when `SLUICE_BENCH_KITS`
+//!   points at `plugins/` with them built.
 //! * **latency**: messages produced at a fixed rate (10,000 msg/s), each carrying its send
 //!   time; a consumer on the output topic records arrival − send. p50 / p99 / max for the
 //!   bridge and for Sluice; "added" is Sluice's minus the bridge's.
@@ -22,7 +24,9 @@
 //!
 //! `cargo xtask bench-pipeline` runs it at full size (release build, loopback-only
 //! namespace); `BENCH_MESSAGES` sets N (default 200,000) and `BENCH_PARTS` picks sections
-//! (comma-separated; default all). Under `cargo test --benches` it runs every section once
+//! (comma-separated; default all), `BENCH_BODIES` the body sizes of the throughput section
+//! (default `100,1024`) and `BENCH_ROUNDS` how many times it runs each scenario (default
+//! 3). Under `cargo test --benches` it runs every section once
 //! at a small size, as a check that it works.
 
 use std::sync::Arc;
@@ -34,6 +38,7 @@ use rocketmq_client_rust::{
     MessageListenerOrderly,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_model::common::message::STRING_HASH_SET;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message as MqMessage;
@@ -61,6 +66,12 @@ fn stage(plugin: &str, cfg: &str) -> String {
 /// The JSON filter every scenario ends with; it keeps every generated message.
 fn json_filter(path: &str) -> String {
     stage(path, r#"field = "kind", equals = '"order"'"#)
+}
+
+/// The property filter (`plugins/property-filter`): keeps messages whose `kind` property is
+/// `order` (all of them) without reading the body — what the sandbox itself costs.
+fn property_filter() -> String {
+    stage(sluice_test_plugins::PROPERTY_FILTER, r#"property = "kind", equals = "order""#)
 }
 
 /// `n` Rust stages: the JSON filter last, before it property setters and PII masking.
@@ -99,15 +110,21 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(4).max_blocking_threads(64).enable_all().build().expect("tokio runtime")
 }
 
-/// N messages over 1,000 keys; the body is JSON (`kind` = `order`, so the filter keeps
-/// them all and every scenario delivers N), padded to `size` bytes.
+/// N messages over 1,000 keys with a property `kind` = `order`; the body is JSON (`kind` =
+/// `order` too, so the filters keep them all and every scenario delivers N), padded to
+/// `size` bytes.
 fn messages(n: usize, size: usize) -> Vec<Message> {
     let parts: Vec<MessageParts> = (0..n)
         .map(|i| {
             let mut body = format!(r#"{{"kind":"order","id":{i},"email":"someone@example.com","pad":""#).into_bytes();
             body.resize(size.saturating_sub(2).max(body.len()), b'x');
             body.extend_from_slice(b"\"}");
-            MessageParts { keys: vec![format!("k{}", i % 1000)], body: body.into(), ..Default::default() }
+            MessageParts {
+                keys: vec![format!("k{}", i % 1000)],
+                properties: vec![("kind".into(), "order".into())],
+                body: body.into(),
+                ..Default::default()
+            }
         })
         .collect();
     MessageParts::build_batch(&parts)
@@ -172,7 +189,7 @@ impl Bench {
 
     /// The plain bridge: orderly consume in batches of 32, one `send_batch_to_queue` per
     /// batch to the same queue number of `to`. Returns (first handled, last acknowledged).
-    async fn bridge(&self, from: &str, to: &str, n: u64) -> (Instant, Instant) {
+    async fn bridge(&self, from: &str, to: &str, n: u64) -> (Mark, Mark) {
         let mut p = DefaultMQProducer::builder(self.conn.runtime())
             .client_config(self.conn.client_config())
             .name_server_addr(self.conn.name_server().to_owned())
@@ -201,14 +218,14 @@ impl Bench {
         while state.done.load(Ordering::Acquire) < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let last = Instant::now();
+        let last = mark();
         c.shutdown().await;
         state.producer.write().await.shutdown().await;
         (*state.first.get().expect("something was consumed"), last)
     }
 
     /// A Sluice daemon running one pipeline `from` → stages → RocketMQ sink `to`.
-    async fn sluice(&self, stages: &str, from: &str, to: &str, n: u64) -> (Instant, Instant) {
+    async fn sluice(&self, stages: &str, from: &str, to: &str, n: u64) -> (Mark, Mark) {
         let text = format!(
             r#"
             [rocketmq]
@@ -237,14 +254,14 @@ impl Bench {
         loop {
             let consumed = pipeline.stats.consumed.load(Ordering::Relaxed);
             if first.is_none() && consumed > 0 {
-                first = Some(Instant::now());
+                first = Some(mark());
             }
             if sent() >= n {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let last = Instant::now();
+        let last = mark();
         daemon.shutdown().await;
         (first.expect("something was consumed"), last)
     }
@@ -254,22 +271,28 @@ struct BridgeState {
     producer: tokio::sync::RwLock<DefaultMQProducer>,
     queues: Vec<MessageQueue>,
     done: AtomicU64,
-    first: std::sync::OnceLock<Instant>,
+    first: std::sync::OnceLock<Mark>,
 }
 
 struct Bridge(Arc<BridgeState>, tokio::runtime::Handle);
 
 impl MessageListenerOrderly for Bridge {
     fn consume_message(&self, msgs: &[&MessageExt], _: &mut ConsumeOrderlyContext) -> ClientResult<ConsumeOrderlyStatus> {
-        let _ = self.0.first.set(Instant::now());
+        self.0.first.get_or_init(mark);
         let Some(first) = msgs.first() else { return Ok(ConsumeOrderlyStatus::Success) };
         let q = self.0.queues[usize::try_from(first.queue_id()).unwrap_or(0) % self.0.queues.len()].clone();
         let batch: Vec<MqMessage> = msgs
             .iter()
             .map(|m| {
+                // Forwarded faithfully: body, keys, tag and user properties.
                 let mut b = MqMessage::builder().topic(q.topic_str()).body(m.body().unwrap_or_default());
-                if let Some(k) = m.properties().get("KEYS") {
-                    b = b.keys(vec![k.as_str().to_owned()]);
+                for (k, v) in m.properties() {
+                    b = match k.as_str() {
+                        "KEYS" => b.key(v.clone()),
+                        "TAGS" => b.tags(v.clone()),
+                        _ if STRING_HASH_SET.contains(k.as_str()) => b,
+                        _ => b.raw_property(k.clone(), v.clone()).expect("a user property"),
+                    };
                 }
                 b.build().expect("message")
             })
@@ -286,8 +309,25 @@ impl MessageListenerOrderly for Bridge {
     }
 }
 
-/// Runs one scenario from a fresh pair of topics; returns msg/s.
-fn throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, s: &Scenario, msgs: &[Message], queues: u32, tag: &str) -> f64 {
+/// A moment of a run: the time and the process's CPU time then.
+type Mark = (Instant, Duration);
+
+fn mark() -> Mark {
+    (Instant::now(), cpu_time())
+}
+
+/// CPU time this process has used so far (all threads: broker, clients and Sluice).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut u) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Runs one scenario from a fresh pair of topics; returns msg/s and the process's CPU
+/// time per message (µs), both from the first message handled to the last acknowledged.
+fn throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, s: &Scenario, msgs: &[Message], queues: u32, tag: &str) -> (f64, f64) {
     let n = msgs.len() as u64;
     let (from, to) = (format!("in-{tag}"), format!("out-{tag}"));
     rt.block_on(bench.fill(&from, msgs, queues));
@@ -298,39 +338,95 @@ fn throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, s: &Scenario, msg
             Some(stages) => bench.sluice(stages, &from, &to, n).await,
         }
     });
-    n as f64 / last.duration_since(first).as_secs_f64()
+    let cpu = (last.1 - first.1).as_secs_f64() * 1e6 / n as f64;
+    (n as f64 / last.0.duration_since(first.0).as_secs_f64(), cpu)
 }
 
-fn section_throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, n: usize) {
+fn section_throughput(rt: &tokio::runtime::Runtime, bench: &mut Bench, n: usize, rounds: usize) {
     let mut scenarios = vec![
         Scenario::bridge(),
         Scenario::sluice("sluice, no plugin", String::new()),
-        Scenario::sluice("sluice, Rust filter", rust_stages(1)),
+        Scenario::sluice("sluice, Rust property filter", property_filter()),
+        Scenario::sluice("sluice, Rust JSON filter", rust_stages(1)),
         Scenario::sluice("sluice, 3 Rust stages", rust_stages(3)),
     ];
     for (lang, name) in [("python", "Python"), ("js", "JS")] {
         match kit_plugin(lang, "json-filter") {
-            Some(p) => scenarios.push(Scenario::sluice(&format!("sluice, {name} filter"), json_filter(&p))),
-            None => eprintln!("{name} filter: not built (SLUICE_BENCH_KITS unset or plugins/{lang}/json-filter not built); skipped"),
+            Some(p) => scenarios.push(Scenario::sluice(
+                &format!("sluice, {name} filter"),
+                json_filter(&p),
+            )),
+            None => eprintln!(
+                "{name} filter: not built (SLUICE_BENCH_KITS unset or plugins/{lang}/json-filter not built); skipped"
+            ),
         }
     }
-    scenarios.push(Scenario::bridge());
     let mut rows = Vec::new();
-    for size in BODIES {
+    // `BENCH_BODIES=100` runs one size only.
+    let bodies: Vec<usize> = std::env::var("BENCH_BODIES")
+        .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+        .unwrap_or_else(|_| BODIES.to_vec());
+    for size in bodies {
         let msgs = messages(n, size);
-        let mut baseline = 0.0;
-        for (i, s) in scenarios.iter().enumerate() {
-            let rate = throughput(rt, bench, s, &msgs, QUEUES, &format!("{size}-{i}"));
-            if i == 0 {
-                baseline = rate;
+        // The broker slows down as a run goes on (its store grows): every scenario runs
+        // once per round, and every other round in reverse order, so that no scenario
+        // always comes first; the table gives medians.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); scenarios.len()];
+        for round in 0..rounds {
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..scenarios.len()).collect()
+            } else {
+                (0..scenarios.len()).rev().collect()
+            };
+            for i in order {
+                let (rate, cpu) = throughput(
+                    rt,
+                    bench,
+                    &scenarios[i],
+                    &msgs,
+                    QUEUES,
+                    &format!("{size}-{round}-{i}"),
+                );
+                eprintln!(
+                    "round {round}: {:<30} {size:>6} {rate:>10.0} msg/s {cpu:>6.1} µs cpu",
+                    scenarios[i].name
+                );
+                runs[i].push((rate, cpu));
             }
-            let row = format!("{:<24} {size:>6} {n:>9} {rate:>12.0} {:>8.2}", s.name, rate / baseline);
-            eprintln!("{row}");
-            rows.push(row);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let m = v.len() / 2;
+            if v.len() % 2 == 0 {
+                f64::midpoint(v[m - 1], v[m])
+            } else {
+                v[m]
+            }
+        };
+        let baseline = median(runs[0].iter().map(|r| r.0).collect());
+        for (s, r) in scenarios.iter().zip(&runs) {
+            let rate = median(r.iter().map(|r| r.0).collect());
+            let cpu = median(r.iter().map(|r| r.1).collect());
+            let (lo, hi) = r
+                .iter()
+                .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(r.0), hi.max(r.0)));
+            rows.push(format!(
+                "{:<30} {size:>6} {n:>9} {rate:>10.0} {:>17} {:>7.2} {cpu:>8.1}",
+                s.name,
+                format!("{lo:.0}–{hi:.0}"),
+                rate / baseline
+            ));
         }
     }
-    println!("\nthroughput: messages per second, topic → consumer → RocketMQ sink, 8 queues; ratio = scenario / bridge (first run)");
-    println!("{:<24} {:>6} {:>9} {:>12} {:>8}", "scenario", "body", "messages", "msg/s", "ratio");
+    println!(
+        "\nthroughput: messages per second, topic → consumer → RocketMQ sink, 8 queues, median of {rounds} round(s); \
+         ratio = scenario's median / the bridge's median; cpu = CPU µs per message of the whole process (broker, \
+         clients, Sluice) from the first message handled to the last acknowledged (median)"
+    );
+    println!(
+        "{:<30} {:>6} {:>9} {:>10} {:>17} {:>7} {:>8}",
+        "scenario", "body", "messages", "msg/s", "min–max", "ratio", "cpu µs"
+    );
     for r in rows {
         println!("{r}");
     }
@@ -340,13 +436,13 @@ fn section_scaling(rt: &tokio::runtime::Runtime, bench: &mut Bench, n: usize) {
     let msgs = messages(n, 100);
     let mut rows = Vec::new();
     for queues in [1u32, 8, 64] {
-        let base = throughput(rt, bench, &Scenario::bridge(), &msgs, queues, &format!("scale-q{queues}-bridge"));
+        let (base, _) = throughput(rt, bench, &Scenario::bridge(), &msgs, queues, &format!("scale-q{queues}-bridge"));
         rows.push(format!("{queues:>6} {:>7} {base:>12.0} {:>8.2} {:>10}", "bridge", 1.0, "-"));
         eprintln!("{}", rows.last().unwrap());
         let mut one = 0.0;
         for stages in [1usize, 3, 8] {
             let s = Scenario::sluice("scaling", rust_stages(stages));
-            let rate = throughput(rt, bench, &s, &msgs, queues, &format!("scale-q{queues}-s{stages}"));
+            let (rate, _) = throughput(rt, bench, &s, &msgs, queues, &format!("scale-q{queues}-s{stages}"));
             if stages == 1 {
                 one = rate;
             }
@@ -459,7 +555,7 @@ fn section_latency(rt: &tokio::runtime::Runtime, bench: &mut Bench, full: bool) 
     let scenarios = [
         Scenario::bridge(),
         Scenario::sluice("sluice, no plugin", String::new()),
-        Scenario::sluice("sluice, Rust filter", rust_stages(1)),
+        Scenario::sluice("sluice, Rust JSON filter", rust_stages(1)),
         Scenario::sluice("sluice, 3 Rust stages", rust_stages(3)),
     ];
     let mut rows = Vec::new();
@@ -682,7 +778,8 @@ fn main() {
     let rt = runtime();
     let mut bench = rt.block_on(Bench::start());
     if want("throughput") {
-        section_throughput(&rt, &mut bench, n);
+        let rounds = if full { std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3) } else { 1 };
+        section_throughput(&rt, &mut bench, n, rounds);
     }
     if want("latency") {
         section_latency(&rt, &mut bench, full);

@@ -77,17 +77,11 @@ impl MessageParts {
                 buf.len()
             })
             .collect();
-        let buf = Bytes::from(buf);
-        let mut start = 0;
-        parts
-            .iter()
-            .zip(ends)
-            .map(|(p, end)| {
-                let m = Message { buf: buf.clone(), start, end, destination: p.destination.clone() };
-                start = end;
-                m
-            })
-            .collect()
+        let mut messages = Message::split_frames(buf, &ends);
+        for (m, p) in messages.iter_mut().zip(parts) {
+            m.destination.clone_from(&p.destination);
+        }
+        messages
     }
 
     /// `n` messages of the benchmarks' shape, in one buffer: a 32-character message id, a
@@ -155,6 +149,21 @@ impl Message {
     /// parts (no second check).
     pub(crate) fn from_trusted_frame(buf: Bytes, range: std::ops::Range<usize>, destination: Option<String>) -> Self {
         Self { buf, start: range.start, end: range.end, destination }
+    }
+
+    /// The messages of frames written back to back into `buf` (by
+    /// [`sluice_frames::encode_frame`]), frame `i` ending at `ends[i]`; they share the
+    /// buffer. For a source that encodes what it received without an owned copy first.
+    pub fn split_frames(buf: Vec<u8>, ends: &[usize]) -> Vec<Message> {
+        let buf = Bytes::from(buf);
+        let mut start = 0;
+        ends.iter()
+            .map(|&end| {
+                let m = Message { buf: buf.clone(), start, end, destination: None };
+                start = end;
+                m
+            })
+            .collect()
     }
 
     /// The frame: the message in the contract's bulk layout.
@@ -260,6 +269,16 @@ impl Message {
             destination: self.destination.clone(),
         }
     }
+}
+
+/// Whether `name` is one of RocketMQ's own property names (`KEYS`, `TAGS`, `UNIQ_KEY`,
+/// `DELAY`…, the client's `STRING_HASH_SET`), which are not user properties: a source
+/// leaves them out of a message's properties and a sink does not let a plugin set them.
+/// Asked for every property of every message, hence a set with a fast hash.
+pub fn is_reserved_property(name: &str) -> bool {
+    static RESERVED: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| rocketmq_model::common::message::STRING_HASH_SET.iter().copied().collect());
+    RESERVED.contains(name)
 }
 
 impl fmt::Debug for Message {

@@ -257,7 +257,7 @@ impl Pipeline {
 
         // Route.
         let mut per_sink: BTreeMap<&str, Vec<Message>> = BTreeMap::new();
-        let mut reached: BTreeSet<usize> = BTreeSet::new();
+        let mut reached = vec![false; messages.len()];
         for item in items {
             let targets: &[String] = match item.message.destination() {
                 None => &rt.default_sinks,
@@ -291,7 +291,7 @@ impl Pipeline {
                     dead.push((Failure { origin: item.origin, error, class: crate::plugin::FailureClass::InvalidOutput, attempts: 1 }, "sink", t));
                     continue;
                 }
-                reached.insert(item.origin);
+                reached[item.origin] = true;
                 per_sink.entry(t.as_str()).or_default().push(item.message.clone());
             }
         }
@@ -311,7 +311,7 @@ impl Pipeline {
             self.deliver("dead-letter", rt.dead_letter.as_ref(), None, &Batch { topic, queue_id, messages: &letters })?;
             self.stats.dead_lettered.fetch_add(letters.len() as u64, Ordering::Relaxed);
         }
-        let filtered = (0..messages.len()).filter(|i| !reached.contains(i) && !lettered.contains(i)).count();
+        let filtered = (0..messages.len()).filter(|i| !reached[*i] && !lettered.contains(i)).count();
         self.stats.filtered.fetch_add(filtered as u64, Ordering::Relaxed);
         Ok(())
     }

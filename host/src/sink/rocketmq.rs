@@ -8,15 +8,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use cheetah_string::CheetahString;
 use rocketmq_client_rust::{DefaultMQProducer, SendStatus};
-use rocketmq_model::common::message::STRING_HASH_SET;
+use rocketmq_model::common::message::{MessageConst, MessageTrait};
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message as MqMessage;
 use tokio::sync::RwLock;
 
 use super::{Sink, SinkError};
 use crate::connection::Connection;
-use crate::message::{Batch, Message};
+use crate::message::{Batch, Message, is_reserved_property};
 
 /// Property that carries the id of the source message an output came from.
 pub const SOURCE_ID_PROPERTY: &str = "SLUICE_SOURCE_ID";
@@ -125,13 +126,14 @@ impl Producer {
         extra: &[(&str, String)],
     ) -> Result<(), SinkError> {
         let queues = self.queues(topic).await?;
+        let name: CheetahString = topic.into();
         let mut per_queue: Vec<Vec<MqMessage>> = vec![Vec::new(); queues.len()];
         for m in messages {
             let q = match m.keys().next() {
                 Some(key) => key_queue(key, queues.len()),
                 None => source_queue as usize % queues.len(),
             };
-            per_queue[q].push(to_mq(topic, m, extra).map_err(|e| self.fail(topic, e))?);
+            per_queue[q].push(to_mq(&name, m, extra));
         }
         let producer = self.producer.read().await;
         let timeout = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
@@ -164,29 +166,45 @@ pub fn key_queue(key: &str, n: usize) -> usize {
     (h % n).unsigned_abs() as usize
 }
 
-fn to_mq(topic: &str, m: &Message, extra: &[(&str, String)]) -> Result<MqMessage, String> {
-    let mut b = MqMessage::builder().topic(topic).body(m.body());
-    let keys: Vec<String> = m.keys().map(str::to_owned).collect();
-    if !keys.is_empty() {
-        b = b.keys(keys);
+/// The client's message for `m`: its body (shared, not copied), keys, tag, user
+/// properties, the source message id and `extra`. The property map is built at its final
+/// size (the client adds `UNIQ_KEY` on sending), with one hash per property.
+fn to_mq(topic: &CheetahString, m: &Message, extra: &[(&str, String)]) -> MqMessage {
+    let v = m.view();
+    let props = v.properties().map_while(Result::ok);
+    let mut map: HashMap<CheetahString, CheetahString> = HashMap::with_capacity(props.clone().count() + extra.len() + 5);
+    let mut keys = v.keys().map_while(Result::ok);
+    if let Some(first) = keys.next() {
+        let joined = keys.fold(first.to_owned(), |mut all, k| {
+            all.push_str(MessageConst::KEY_SEPARATOR);
+            all.push_str(k);
+            all
+        });
+        map.insert(CheetahString::from_static_str(MessageConst::PROPERTY_KEYS), joined.into());
     }
-    if let Some(t) = m.tags() {
-        b = b.tags(t.to_owned());
+    if let Some(t) = v.tags().unwrap_or_default() {
+        map.insert(CheetahString::from_static_str(MessageConst::PROPERTY_TAGS), t.into());
     }
-    for (k, v) in m.properties() {
-        if STRING_HASH_SET.contains(k) {
-            // A plugin cannot set RocketMQ's own properties (KEYS, TAGS, DELAY…).
-            continue;
+    for (k, v) in props {
+        // A plugin cannot set RocketMQ's own properties (KEYS, TAGS, DELAY…).
+        if !is_reserved_property(k) {
+            map.insert(k.into(), v.into());
         }
-        b = b.raw_property(k.to_owned(), v.to_owned()).map_err(|e| e.to_string())?;
     }
-    if !m.message_id().is_empty() {
-        b = b.raw_property(SOURCE_ID_PROPERTY, m.message_id().to_owned()).map_err(|e| e.to_string())?;
+    let id = v.message_id().unwrap_or_default();
+    if !id.is_empty() {
+        map.insert(CheetahString::from_static_str(SOURCE_ID_PROPERTY), id.into());
     }
     for (k, v) in extra {
-        b = b.raw_property(*k, v.clone()).map_err(|e| e.to_string())?;
+        map.insert((*k).into(), v.as_str().into());
     }
-    b.build().map_err(|e| e.to_string())
+    map.insert(CheetahString::from_static_str(MessageConst::PROPERTY_WAIT_STORE_MSG_OK), CheetahString::from_static_str("true"));
+    // (`MessageTrait`'s setters: the message's own are marked internal.)
+    let mut msg = MqMessage::default();
+    MessageTrait::set_topic(&mut msg, topic.clone());
+    MessageTrait::set_body(&mut msg, m.body());
+    MessageTrait::set_properties(&mut msg, map);
+    msg
 }
 
 /// Sends to one topic.
@@ -217,7 +235,7 @@ impl Sink for RocketMqSink {
     }
 
     fn refuses(&self, m: &Message) -> Option<String> {
-        if m.body().is_empty() {
+        if m.view().body().is_empty() {
             return Some("RocketMQ does not carry messages with an empty body".into());
         }
         let size = encoded_size(m);
@@ -233,9 +251,11 @@ pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
 /// About how many bytes `m` takes in a send request: body, properties, keys, tag and the
 /// fixed fields.
 fn encoded_size(m: &Message) -> usize {
-    let props: usize = m.properties().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let keys: usize = m.keys().map(|k| k.len() + 1).sum();
-    m.body().len() + props + keys + m.tags().map_or(0, str::len) + m.message_id().len() + 256
+    let v = m.view();
+    let props: usize = v.properties().map_while(Result::ok).map(|(k, v)| k.len() + v.len() + 2).sum();
+    let keys: usize = v.keys().map_while(Result::ok).map(|k| k.len() + 1).sum();
+    let tags = v.tags().unwrap_or_default().map_or(0, str::len);
+    v.body().len() + props + keys + tags + v.message_id().unwrap_or_default().len() + 256
 }
 
 #[cfg(test)]

@@ -30,12 +30,13 @@ use rocketmq_client_rust::{
     DefaultMQPushConsumer, MQPushConsumer, MessageListenerConcurrently, MessageListenerOrderly, MessageSelector,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
-use rocketmq_model::common::message::STRING_HASH_SET;
+use cheetah_string::CheetahString;
 use rocketmq_model::common::message::message_ext::MessageExt;
+use sluice_frames::{MessageFields, encode_frame};
 
 use crate::config::{ConsumeMode, SourceConfig, SqlFilterAt, StartFrom};
 use crate::connection::Connection;
-use crate::message::{Message, MessageParts};
+use crate::message::{Message, MessageParts, is_reserved_property};
 use crate::pipeline::Pipeline;
 use crate::pipeline::stats::QueueStatus;
 
@@ -189,24 +190,38 @@ pub fn tag_expression(expr: &str) -> String {
 /// A received message in Sluice's form: keys, tag and user properties split out of
 /// RocketMQ's property map (user properties sorted by name; RocketMQ's own dropped).
 pub fn to_parts(m: &MessageExt) -> MessageParts {
-    let props = m.properties();
-    let get = |k: &str| props.get(k).map(|v| v.as_str().to_owned());
-    let mut properties: Vec<(String, String)> = props
-        .iter()
-        .filter(|(k, _)| !STRING_HASH_SET.contains(k.as_str()))
-        .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
-        .collect();
-    properties.sort();
+    let (mut keys, mut properties) = (Vec::new(), Vec::new());
+    let f = fields(m, &mut keys, &mut properties);
     MessageParts {
-        queue_offset: m.queue_offset(),
-        message_id: get("UNIQ_KEY").unwrap_or_else(|| m.msg_id().as_str().to_owned()),
-        keys: get("KEYS").map(|k| k.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
-        tags: get("TAGS").filter(|t| !t.is_empty()),
-        properties,
+        queue_offset: f.queue_offset,
+        message_id: f.message_id.to_owned(),
+        keys: keys.into_iter().map(str::to_owned).collect(),
+        tags: f.tags.map(str::to_owned),
+        properties: properties.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         body: m.body().unwrap_or_default(),
-        born_timestamp_ms: m.born_timestamp(),
+        born_timestamp_ms: f.born_timestamp_ms,
         reconsume_count: 0,
         destination: None,
+    }
+}
+
+/// The fields of `m` as Sluice sees them, borrowed; its keys and user properties are
+/// appended to `keys` and `properties` (which a caller reuses from message to message).
+fn fields<'a>(m: &'a MessageExt, keys: &mut Vec<&'a str>, properties: &mut Vec<(&'a str, &'a str)>) -> MessageFields<'a, &'a str, &'a str> {
+    let props = m.properties();
+    let get = |k: &str| props.get(k).map(CheetahString::as_str);
+    properties.extend(props.iter().map(|(k, v)| (k.as_str(), v.as_str())).filter(|(k, _)| !is_reserved_property(k)));
+    properties.sort_unstable();
+    keys.extend(get("KEYS").into_iter().flat_map(|k| k.split(' ')).filter(|s| !s.is_empty()));
+    MessageFields {
+        queue_offset: m.queue_offset(),
+        born_timestamp_ms: m.born_timestamp(),
+        reconsume_count: 0,
+        message_id: get("UNIQ_KEY").unwrap_or_else(|| m.msg_id().as_str()),
+        keys: &[],
+        tags: get("TAGS").filter(|t| !t.is_empty()),
+        properties: &[],
+        body: &[],
     }
 }
 
@@ -263,11 +278,23 @@ fn handle(pipeline: &Pipeline, filter: Option<&SqlFilter>, msgs: &[&MessageExt])
     pipeline.handle_batch(&topic, queue, &messages)
 }
 
+/// The batch's topic, queue and messages: each message's frame encoded straight from the
+/// client's message into one buffer shared by the batch (no owned copy of its fields).
 fn batch(msgs: &[&MessageExt]) -> (String, u32, Vec<Message>) {
-    let parts: Vec<MessageParts> = msgs.iter().map(|m| to_parts(m)).collect();
     let topic = msgs.first().map(|m| m.topic().as_str().to_owned()).unwrap_or_default();
     let queue = msgs.first().map_or(0, |m| u32::try_from(m.queue_id()).unwrap_or(0));
-    (topic, queue, MessageParts::build_batch(&parts))
+    let bodies: usize = msgs.iter().map(|m| m.message.body_slice().len()).sum();
+    let mut buf = Vec::with_capacity(bodies + msgs.len() * 160);
+    let mut ends = Vec::with_capacity(msgs.len());
+    let (mut keys, mut properties) = (Vec::new(), Vec::new());
+    for m in msgs {
+        keys.clear();
+        properties.clear();
+        let f = fields(m, &mut keys, &mut properties);
+        encode_frame(&mut buf, &MessageFields { keys: &keys, properties: &properties, body: m.message.body_slice(), ..f });
+        ends.push(buf.len());
+    }
+    (topic, queue, Message::split_frames(buf, &ends))
 }
 
 struct Orderly(Arc<Pipeline>, Option<Arc<SqlFilter>>);
