@@ -355,6 +355,13 @@ pub struct Batch<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reserved_properties_are_rocketmqs_own() {
+        assert!(rocketmq_model::common::message::STRING_HASH_SET.iter().all(|k| super::is_reserved_property(k)));
+        assert!(super::is_reserved_property("KEYS") && super::is_reserved_property("UNIQ_KEY"));
+        assert!(!super::is_reserved_property("region") && !super::is_reserved_property("keys"));
+    }
+
     use super::*;
 
     #[test]

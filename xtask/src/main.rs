@@ -20,7 +20,8 @@ commands:
                     plain rocketmq-rust bridge measured in the same run: throughput (no
                     plugin, Rust, Python, JS filters, 3 stages), latency at 10,000 msg/s,
                     start-up, memory, scaling over queues and stages (BENCH_MESSAGES,
-                    default 200,000; BENCH_PARTS picks sections)
+                    default 200,000; BENCH_PARTS picks sections; BENCH_ROUNDS, default 3,
+                    and BENCH_BODIES, default 100,1024, shape the throughput section)
   kits              build the C, Python, JavaScript and Go example plugins (plugins/<lang>/)
                     with `sluice plugin build`, installing each language's toolchain
   bench-plugins     the plugin stage benchmark (ns/msg, WASM beside native) with the

@@ -270,6 +270,34 @@ mod tests {
         assert_eq!(key_queue("a", 8), 97 % 8);
         assert!((0..1000).all(|i| key_queue(&format!("k{i}"), 5) < 5));
     }
+
+    #[test]
+    fn client_messages_carry_keys_tag_user_properties_and_the_source_id() {
+        let m = crate::message::MessageParts {
+            message_id: "ID-1".into(),
+            keys: vec!["a".into(), "b".into()],
+            tags: Some("paid".into()),
+            properties: vec![("region".into(), "eu".into()), ("DELAY".into(), "3".into())],
+            body: bytes::Bytes::from_static(b"{}"),
+            ..Default::default()
+        }
+        .build();
+        let mq = to_mq(&"out".into(), &m, &[("SLUICE_X", "1".into())]);
+        let p = mq.properties().as_map();
+        let get = |k: &str| p.get(k).map(CheetahString::as_str);
+        assert_eq!(mq.topic().as_str(), "out");
+        assert_eq!(mq.body_slice(), b"{}");
+        assert_eq!(get("KEYS"), Some("a b"));
+        assert_eq!(get("TAGS"), Some("paid"));
+        assert_eq!(get("region"), Some("eu"));
+        assert_eq!(get("DELAY"), None, "a plugin cannot set RocketMQ's own properties");
+        assert_eq!(get(SOURCE_ID_PROPERTY), Some("ID-1"));
+        assert_eq!(get("SLUICE_X"), Some("1"));
+        assert_eq!(get("WAIT"), Some("true"));
+        assert_eq!(p.len(), 7);
+        let bare = to_mq(&"out".into(), &crate::message::MessageParts::default().build(), &[]);
+        assert_eq!(bare.properties().as_map().len(), 1, "only WAIT: {:?}", bare.properties().as_map());
+    }
 }
 
 /// A client error in words an operator can act on. The 1.0.0 client drops the broker's

@@ -347,6 +347,24 @@ mod tests {
     }
 
     #[test]
+    fn frames_are_encoded_as_the_owned_parts_would_be() {
+        use rocketmq_model::common::message::MessageTrait;
+        let mut m = MessageExt::default();
+        for (k, v) in [("KEYS", "k1  k2"), ("TAGS", "paid"), ("UNIQ_KEY", "ID1"), ("zeta", "1"), ("alpha", "2"), ("WAIT", "true")] {
+            m.put_property(k.into(), v.into());
+        }
+        MessageTrait::set_body(&mut m, bytes::Bytes::from_static(b"{}"));
+        let p = to_parts(&m);
+        assert_eq!((p.message_id.as_str(), p.tags.as_deref()), ("ID1", Some("paid")));
+        assert_eq!(p.keys, ["k1", "k2"]);
+        assert_eq!(p.properties, [("alpha".to_owned(), "2".to_owned()), ("zeta".to_owned(), "1".to_owned())]);
+        assert_eq!(&p.body[..], b"{}");
+        let (_, _, got) = batch(&[&m, &m]);
+        assert_eq!(got, MessageParts::build_batch(&[p.clone(), p]));
+        assert!(Message::contiguous_frames(&got).is_some(), "one buffer for the batch");
+    }
+
+    #[test]
     fn tag_expressions_lose_their_blanks() {
         assert_eq!(tag_expression("paid || shipped"), "paid||shipped");
         assert_eq!(tag_expression(" paid "), "paid");
