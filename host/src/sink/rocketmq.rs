@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(get(SOURCE_ID_PROPERTY), Some("ID-1"));
         assert_eq!(get("SLUICE_X"), Some("1"));
         assert_eq!(get("WAIT"), Some("true"));
-        assert_eq!(p.len(), 7);
+        assert_eq!(p.len(), 6, "KEYS, TAGS, region, the source id, SLUICE_X, WAIT: {p:?}");
         let bare = to_mq(&"out".into(), &crate::message::MessageParts::default().build(), &[]);
         assert_eq!(bare.properties().as_map().len(), 1, "only WAIT: {:?}", bare.properties().as_map());
     }
