@@ -355,14 +355,14 @@ pub struct Batch<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn reserved_properties_are_rocketmqs_own() {
-        assert!(rocketmq_model::common::message::STRING_HASH_SET.iter().all(|k| super::is_reserved_property(k)));
-        assert!(super::is_reserved_property("KEYS") && super::is_reserved_property("UNIQ_KEY"));
-        assert!(!super::is_reserved_property("region") && !super::is_reserved_property("keys"));
+        assert!(rocketmq_model::common::message::STRING_HASH_SET.iter().all(|k| is_reserved_property(k)));
+        assert!(is_reserved_property("KEYS") && is_reserved_property("UNIQ_KEY"));
+        assert!(!is_reserved_property("region") && !is_reserved_property("keys"));
     }
-
-    use super::*;
 
     #[test]
     fn parts_round_trip_through_the_frame() {

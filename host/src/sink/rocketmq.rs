@@ -235,10 +235,11 @@ impl Sink for RocketMqSink {
     }
 
     fn refuses(&self, m: &Message) -> Option<String> {
-        if m.view().body().is_empty() {
+        let v = m.view();
+        if v.body().is_empty() {
             return Some("RocketMQ does not carry messages with an empty body".into());
         }
-        let size = encoded_size(m);
+        let size = encoded_size(&v);
         (size > MAX_MESSAGE_SIZE).then(|| {
             format!("{size} bytes with its properties, over RocketMQ's message size limit of {MAX_MESSAGE_SIZE} bytes (4 MiB)")
         })
@@ -250,8 +251,7 @@ pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
 
 /// About how many bytes `m` takes in a send request: body, properties, keys, tag and the
 /// fixed fields.
-fn encoded_size(m: &Message) -> usize {
-    let v = m.view();
+fn encoded_size(v: &sluice_frames::MessageView<'_>) -> usize {
     let props: usize = v.properties().map_while(Result::ok).map(|(k, v)| k.len() + v.len() + 2).sum();
     let keys: usize = v.keys().map_while(Result::ok).map(|k| k.len() + 1).sum();
     let tags = v.tags().unwrap_or_default().map_or(0, str::len);

@@ -195,9 +195,9 @@ pub fn to_parts(m: &MessageExt) -> MessageParts {
     MessageParts {
         queue_offset: f.queue_offset,
         message_id: f.message_id.to_owned(),
-        keys: keys.into_iter().map(str::to_owned).collect(),
+        keys: f.keys.iter().copied().map(str::to_owned).collect(),
         tags: f.tags.map(str::to_owned),
-        properties: properties.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        properties: f.properties.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect(),
         body: m.body().unwrap_or_default(),
         born_timestamp_ms: f.born_timestamp_ms,
         reconsume_count: 0,
@@ -206,8 +206,15 @@ pub fn to_parts(m: &MessageExt) -> MessageParts {
 }
 
 /// The fields of `m` as Sluice sees them, borrowed; its keys and user properties are
-/// appended to `keys` and `properties` (which a caller reuses from message to message).
-fn fields<'a>(m: &'a MessageExt, keys: &mut Vec<&'a str>, properties: &mut Vec<(&'a str, &'a str)>) -> MessageFields<'a, &'a str, &'a str> {
+/// collected in `keys` and `properties` (emptied first; a caller reuses them from message
+/// to message).
+fn fields<'b, 'a: 'b>(
+    m: &'a MessageExt,
+    keys: &'b mut Vec<&'a str>,
+    properties: &'b mut Vec<(&'a str, &'a str)>,
+) -> MessageFields<'b, &'a str, &'a str> {
+    keys.clear();
+    properties.clear();
     let props = m.properties();
     let get = |k: &str| props.get(k).map(CheetahString::as_str);
     properties.extend(props.iter().map(|(k, v)| (k.as_str(), v.as_str())).filter(|(k, _)| !is_reserved_property(k)));
@@ -218,10 +225,10 @@ fn fields<'a>(m: &'a MessageExt, keys: &mut Vec<&'a str>, properties: &mut Vec<(
         born_timestamp_ms: m.born_timestamp(),
         reconsume_count: 0,
         message_id: get("UNIQ_KEY").unwrap_or_else(|| m.msg_id().as_str()),
-        keys: &[],
+        keys,
         tags: get("TAGS").filter(|t| !t.is_empty()),
-        properties: &[],
-        body: &[],
+        properties,
+        body: m.message.body_slice(),
     }
 }
 
@@ -288,10 +295,7 @@ fn batch(msgs: &[&MessageExt]) -> (String, u32, Vec<Message>) {
     let mut ends = Vec::with_capacity(msgs.len());
     let (mut keys, mut properties) = (Vec::new(), Vec::new());
     for m in msgs {
-        keys.clear();
-        properties.clear();
-        let f = fields(m, &mut keys, &mut properties);
-        encode_frame(&mut buf, &MessageFields { keys: &keys, properties: &properties, body: m.message.body_slice(), ..f });
+        encode_frame(&mut buf, &fields(m, &mut keys, &mut properties));
         ends.push(buf.len());
     }
     (topic, queue, Message::split_frames(buf, &ends))
